@@ -1,0 +1,1 @@
+"""Evaluation on labelled highlight datasets: loading, metrics, baselines."""

@@ -1,0 +1,1 @@
+"""Sources: a VOD file or chat log in; MediaInfo, decoded audio chunks and ChatLog out."""
