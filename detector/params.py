@@ -34,8 +34,8 @@ class Param:
 
 PARAMS: tuple[Param, ...] = (
     # --- chat signal -------------------------------------------------------------------------
-    Param("chat_smooth_s", 7.0, 1.0, 60.0, "s", "width of the moving window that smooths chat counts"),
-    Param("chat_baseline_s", 300.0, 30.0, 3600.0, "s", "window of the robust local baseline chat is compared with"),
+    Param("chat_smooth_s", 5.0, 1.0, 60.0, "s", "width of the moving window that smooths chat counts"),
+    Param("chat_baseline_s", 900.0, 30.0, 3600.0, "s", "window of the robust local baseline chat is compared with"),
     Param("chat_lag_prior_s", 20.0, 0.0, 60.0, "s", "how late chat reacts when the lag cannot be estimated from audio"),
     Param("chat_lag_min_s", 5.0, 0.0, 60.0, "s", "smallest chat reaction lag the estimator may choose"),
     Param("chat_lag_max_s", 40.0, 0.0, 120.0, "s", "largest chat reaction lag the estimator may choose"),
@@ -45,9 +45,10 @@ PARAMS: tuple[Param, ...] = (
     Param("audio_smooth_s", 3.0, 0.5, 30.0, "s", "width of the moving window that smooths audio features"),
     Param("audio_baseline_s", 300.0, 30.0, 3600.0, "s", "window of the robust local baseline audio is compared with"),
     # --- fusion weights (dimensionless, applied to robust z-scores) ---------------------------
-    Param("w_chat_rate", 0.6, 0.0, 5.0, "", "weight of the chat message-rate z-score"),
+    Param("w_chat_learned", 1.0, 0.0, 5.0, "", "weight of the learned-lexicon score (only with --lexicon)"),
+    Param("w_chat_rate", 0.0, 0.0, 5.0, "", "weight of the chat message-rate z-score"),
     Param("w_chat_hype", 1.0, 0.0, 5.0, "", "weight of the hype-token density z-score"),
-    Param("w_chat_emote", 0.4, 0.0, 5.0, "", "weight of the emote density z-score"),
+    Param("w_chat_emote", 0.0, 0.0, 5.0, "", "weight of the emote density z-score"),
     Param("w_chat_unique", 0.3, 0.0, 5.0, "", "weight of the unique-chatter z-score (when authors are known)"),
     Param("w_audio_rms", 1.0, 0.0, 5.0, "", "weight of the audio loudness z-score"),
     Param("w_audio_flux", 0.5, 0.0, 5.0, "", "weight of the spectral-flux (onset) z-score"),

@@ -1,0 +1,258 @@
+"""Output stage: the self-contained HTML report of one detection run.
+
+Consumes a ``DetectionResult``; produces one HTML file with inline CSS and inline SVG only (no
+scripts, no external URLs): the run facts (sources, duration, chat lag used, device, timings,
+parameters), a whole-VOD timeline per signal track and for the fused score with the candidates
+shaded, and the ranked clips as cards with their explanation. Every piece of text is escaped;
+chat lines are hostile input.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path, PurePath
+from typing import Any
+
+from detector.export.atomic import write_text_atomic
+from detector.export.html_chart import track_svg
+from detector.export.html_style import CSS, FUSED_COLOUR, signal_colours
+from detector.export.json_out import by_score
+from detector.export.timefmt import hms
+from detector.records import Candidate, DetectionResult, SignalTrack
+
+log = logging.getLogger(__name__)
+
+MAX_CHAT_LINES = 12
+MAX_LINE_CHARS = 300
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _num(value: Any, fmt: str = ".2f", unit: str = "") -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{v:{fmt}}{unit}" if math.isfinite(v) else "—"
+
+
+def _duration(result: DetectionResult) -> float:
+    """The VOD length: the meta's duration, else the furthest a track or clip reaches."""
+    d = result.meta.get("duration_s")
+    if isinstance(d, (int, float)) and math.isfinite(d) and d > 0:
+        return float(d)
+    ends = [t.start_s + t.hop_s * len(t.values) for t in (*result.tracks.values(), result.fused)]
+    ends += [c.end_s for c in result.candidates]
+    return max([e for e in ends if math.isfinite(e)] + [0.0])
+
+
+def _title(meta: Mapping[str, Any]) -> str:
+    source = meta.get("media") or meta.get("chat")
+    return f"Highlights — {PurePath(str(source)).name}" if source else "Highlights"
+
+
+# --- header ------------------------------------------------------------------------------------
+
+
+def _lag_text(meta: Mapping[str, Any]) -> str:
+    if not meta.get("chat"):
+        return '<span class="muted">not used (no chat)</span>'
+    lag = meta.get("chat_lag_s")
+    if lag is None:
+        return "—"
+    source = str(meta.get("chat_lag_source") or "")
+    tag = {
+        "estimated": '<span class="tag">estimated from audio</span>',
+        "prior": '<span class="tag prior">prior (not estimated)</span>',
+    }.get(source, f'<span class="tag">{_e(source)}</span>' if source else "")
+    return f'{_num(lag, ".1f", " s")} {tag} <span class="muted">chat reacts this much after the stream</span>'
+
+
+def _timings_text(timings: Any) -> str:
+    if not isinstance(timings, Mapping) or not timings:
+        return "—"
+    parts, total = [], 0.0
+    for stage, secs in timings.items():
+        try:
+            s = float(secs)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(s):
+            total += s
+            parts.append(f"{_e(stage)} {s:.1f} s")
+    return " · ".join(parts + [f"<b>total {total:.1f} s</b>"]) if parts else "—"
+
+
+def _params_block(params: Any) -> str:
+    if not isinstance(params, Mapping) or not params:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_e(k)}</td><td class="num">{_e(f"{v:g}" if isinstance(v, float) else v)}</td></tr>'
+        for k, v in params.items()
+    )
+    return f'<details><summary>Parameters ({len(params)})</summary><table class="params">{rows}</table></details>'
+
+
+def _header(result: DetectionResult, duration: float) -> str:
+    m = result.meta
+    facts = [
+        ("Media", _e(m["media"]) if m.get("media") else '<span class="muted">none (chat only)</span>'),
+        ("Chat", _e(m["chat"]) if m.get("chat") else '<span class="muted">none (audio only)</span>'),
+        ("Duration", f"{hms(duration)} ({duration:,.0f} s)"),
+        ("Chat lag", _lag_text(m)),
+        ("Device", _e(m.get("device") or "—")),
+        ("Timings", _timings_text(m.get("timings"))),
+    ]
+    if m.get("version"):
+        facts.append(("Version", _e(m["version"])))
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    warnings = m.get("warnings")
+    warn = ""
+    if isinstance(warnings, Sequence) and not isinstance(warnings, str) and warnings:
+        items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        warn = f'<div class="warn"><b>Warnings</b><ul>{items}</ul></div>'
+    n = len(result.candidates)
+    return (
+        f"<header><h1>{_e(_title(m))}</h1>"
+        f'<div class="muted">{n} highlight candidate{"s" if n != 1 else ""}</div></header>'
+        f'<section class="panel"><dl class="facts-grid">{dl}</dl>{warn}{_params_block(m.get("params"))}</section>'
+    )
+
+
+# --- timelines -----------------------------------------------------------------------------------
+
+
+def _timelines(result: DetectionResult, duration: float, colours: Mapping[str, str]) -> str:
+    params = result.meta.get("params")
+    raw = params.get("threshold") if isinstance(params, Mapping) else None
+    threshold = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+    cands = list(result.candidates)
+    entries: list[tuple[str, SignalTrack, str, float | None]] = [
+        ("fused score", result.fused, FUSED_COLOUR, threshold)
+    ]
+    entries += [(name, t, colours.get(name, FUSED_COLOUR), None) for name, t in result.tracks.items()]
+    blocks = []
+    for label, track, colour, thr in entries:
+        hop = f"{track.hop_s:g} s steps, {len(track.values):,} samples"
+        blocks.append(
+            f'<div class="chart-block"><div class="chart-head">'
+            f'<span class="swatch" style="background:{colour}"></span><h3>{_e(label)}</h3>'
+            f'<span class="muted">{_e(hop)}</span></div>'
+            f"{track_svg(track, cands, duration, colour, threshold=thr)}</div>"
+        )
+    return '<h2>Timeline</h2><section class="panel">' + "".join(blocks) + "</section>"
+
+
+# --- clip cards ----------------------------------------------------------------------------------
+
+
+def _contribution_bar(c: Candidate, scale: float, colours: Mapping[str, str]) -> str:
+    contrib = {k: float(v) for k, v in c.explanation.contributions.items() if math.isfinite(float(v))}
+    segs, legend = [], []
+    for name, v in sorted(contrib.items(), key=lambda kv: -kv[1]):
+        colour = colours.get(name, FUSED_COLOUR)
+        if v > 0 and scale > 0:
+            segs.append(
+                f'<span style="width:{100 * v / scale:.2f}%;background:{colour}" '
+                f'title="{_e(name)} {v:+.2f}"></span>'
+            )
+        cls = "" if v > 0 else ' class="neg"'
+        legend.append(
+            f'<span{cls}><span class="swatch" style="background:{colour}"></span> {_e(name)} {v:+.2f}</span>'
+        )
+    if not legend:
+        return ""
+    return f'<div class="bar" aria-label="contributions">{"".join(segs)}</div><div class="legend">{"".join(legend)}</div>'
+
+
+def _stats(c: Candidate) -> str:
+    e = c.explanation
+    items = []
+    if e.chat_rate_ratio is not None:
+        items.append(f"chat rate <b>×{_num(e.chat_rate_ratio, '.1f')}</b> over baseline")
+    if e.audio_z is not None:
+        items.append(f"audio z <b>{_num(e.audio_z, '.1f')}</b>")
+    if e.chat_lag_s is not None:
+        items.append(f"chat lag <b>{_num(e.chat_lag_s, '.1f', ' s')}</b>")
+    if c.signals:
+        at_peak = ", ".join(f"{_e(k)} {_num(v, '.2f')}" for k, v in c.signals.items())
+        items.append(f"at peak: {at_peak}")
+    return f'<div class="stats">{"".join(f"<span>{i}</span>" for i in items)}</div>' if items else ""
+
+
+def _chat(c: Candidate) -> str:
+    e = c.explanation
+    out = ""
+    if e.top_emotes:
+        chips = "".join(f'<span class="chip">{_e(name)} ×{int(n)}</span>' for name, n in e.top_emotes)
+        out += f'<div class="emotes">{chips}</div>'
+    lines = [str(s) for s in e.chat_sample[:MAX_CHAT_LINES]]
+    if lines:
+        items = "".join(
+            f"<li>{_e(s if len(s) <= MAX_LINE_CHARS else s[:MAX_LINE_CHARS] + '…')}</li>" for s in lines
+        )
+        out += f'<ul class="chat" aria-label="chat sample">{items}</ul>'
+    return out
+
+
+def _card(c: Candidate, scale: float, colours: Mapping[str, str]) -> str:
+    rank = int(c.rank)
+    when = (
+        f'<span class="times">{hms(c.start_s)} – {hms(c.end_s)}</span>'
+        f'<span class="muted">{c.end_s - c.start_s:.0f} s · peak {hms(c.peak_s)}</span>'
+        f'<span class="score">score {_num(c.score)}</span>'
+    )
+    summary = f'<p class="summary">{_e(c.explanation.summary)}</p>' if c.explanation.summary else ""
+    return (
+        f'<article class="clip panel" id="clip-{rank}"><div class="rank">#{rank}</div><div>'
+        f'<div class="when">{when}</div>{summary}'
+        f"{_contribution_bar(c, scale, colours)}{_stats(c)}{_chat(c)}</div></article>"
+    )
+
+
+def _clips(result: DetectionResult, colours: Mapping[str, str]) -> str:
+    cands = by_score(result)
+    if not cands:
+        return (
+            '<h2>Clips</h2><div class="panel empty">No highlight candidates were found: nothing in '
+            "this VOD rose above the threshold. Lower <code>threshold</code> to see weaker moments.</div>"
+        )
+    totals = [
+        sum(max(float(v), 0.0) for v in c.explanation.contributions.values() if math.isfinite(float(v)))
+        for c in cands
+    ]
+    scale = max(totals + [0.0])
+    return "<h2>Clips</h2>" + "".join(_card(c, scale, colours) for c in cands)
+
+
+# --- page ----------------------------------------------------------------------------------------
+
+
+def render_html_report(result: DetectionResult) -> str:
+    """The report as one HTML string."""
+    duration = _duration(result)
+    names = list(result.tracks)
+    for c in result.candidates:
+        names += list(c.explanation.contributions) + list(c.signals)
+    colours = signal_colours(names)
+    body = _header(result, duration) + _timelines(result, duration, colours) + _clips(result, colours)
+    footer = "<footer>Made by the highlights detector. Times are on the VOD timeline (H:MM:SS).</footer>"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(_title(result.meta))}</title><style>{CSS}</style></head>"
+        f"<body><main>{body}{footer}</main></body></html>\n"
+    )
+
+
+def write_html_report(result: DetectionResult, path: str | os.PathLike[str]) -> Path:
+    """Write the report to ``path`` (atomically) and return the path."""
+    html = render_html_report(result)
+    log.debug("HTML report: %d clips, %d chars", len(result.candidates), len(html))
+    return write_text_atomic(path, html)

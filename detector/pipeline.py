@@ -1,0 +1,127 @@
+"""The detection pipeline: the only module that knows the order of stages.
+
+Media path and/or chat log in; ``DetectionResult`` out. Order: probe media and read chat (sources)
+→ cheap signals over the whole VOD (chat, audio) → chat lag → align and fuse → candidates →
+explanations. Works chat-only, audio-only and with both. Progress is reported per stage and the
+abort check is polled between stages and inside long loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.compute import select_backend
+from detector.errors import Cancelled, DetectorError
+from detector.fusion.candidates import find_candidates
+from detector.fusion.explain import explain
+from detector.fusion.lag import estimate_chat_lag
+from detector.fusion.score import align, fuse
+from detector.params import Settings
+from detector.records import AbortCheck, Candidate, ChatLog, DetectionResult, MediaInfo, ProgressCallback
+from detector.signals.chat_learned import TokenWeights
+from detector.signals.base import HOP_S, SignalContext, SignalInputs, registry
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass
+class DetectRequest:
+    """What to detect on, and how."""
+
+    media: Path | None = None
+    chat: Path | ChatLog | None = None
+    settings: Settings = field(default_factory=Settings)
+    device: str = "auto"
+    vod_start: object | None = None
+    """Wall-clock start of the VOD (a datetime), for chat logs with wall-clock times."""
+    lexicon: TokenWeights | None = None
+    """Learned chat token weights, from ``highlights lexicon``."""
+    window: tuple[float, float] | None = None
+    """Only return candidates whose peak lies in this span of the VOD timeline."""
+
+
+def _check_abort(abort: AbortCheck | None) -> None:
+    if abort is not None and abort():
+        raise Cancelled("Detection was cancelled.")
+
+
+def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
+           abort: AbortCheck | None = None) -> DetectionResult:
+    if req.media is None and req.chat is None:
+        raise DetectorError("Nothing to detect on.", hint="Give a media file, a chat log (--chat), or both.")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    media: MediaInfo | None = None
+    if req.media is not None:
+        from detector.sources.media import probe
+
+        media = probe(req.media)
+    chat: ChatLog | None = None
+    if isinstance(req.chat, ChatLog):
+        chat = req.chat
+    elif req.chat is not None:
+        from detector.sources.chat import load_chat
+
+        chat = load_chat(req.chat, vod_start=req.vod_start)  # type: ignore[arg-type]
+    timings["sources"] = time.perf_counter() - t0
+    if media is not None and not media.has_audio and chat is None:
+        raise DetectorError(f"{media.path} has no audio stream and no chat log was given.",
+                            hint="Add --chat FILE, or give a file with sound.")
+    duration = max(media.duration_s if media else 0.0, chat.duration_s if chat else 0.0)
+    backend = select_backend(req.device)
+    ctx = SignalContext(settings=req.settings, backend=backend, progress=progress, abort=abort)
+    inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon)
+    tracks = {}
+    unavailable: dict[str, str] = {}
+    for name, cls in registry().items():
+        _check_abort(abort)
+        reason = cls.unavailable_reason()
+        if reason:
+            unavailable[name] = reason
+            continue
+        if not cls.applies_to(inputs):
+            continue
+        t = time.perf_counter()
+        if progress:
+            progress(f"signal {name}", 0, None)
+        tracks[name] = cls().compute(inputs, ctx)
+        timings[f"signal_{name}"] = time.perf_counter() - t
+    _check_abort(abort)
+    t = time.perf_counter()
+    lag = estimate_chat_lag(tracks["chat"], tracks.get("audio"), req.settings) if "chat" in tracks else None
+    n_bins = max(int(math.ceil(duration / HOP_S)), 1)
+    aligned = align(tracks, n_bins, {"chat": lag.lag_s} if lag else {}, req.settings, HOP_S)
+    fused = fuse(aligned)
+    spans = find_candidates(fused, req.settings, duration, req.window)
+    candidates = []
+    for rank, span in enumerate(spans, start=1):
+        explanation, signals = explain(span, aligned, tracks, chat, lag.lag_s if lag else None)
+        candidates.append(Candidate(rank=rank, start_s=span.start_s, end_s=span.end_s, peak_s=span.peak_s,
+                                    score=round(span.score, 4), signals=signals, explanation=explanation))
+    timings["fusion"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    meta = {
+        "version": VERSION,
+        "media": str(media.path) if media else None,
+        "chat": chat.source if chat else None,
+        "chat_format": chat.format if chat else None,
+        "chat_messages": len(chat.messages) if chat else 0,
+        "chat_warnings": list(chat.warnings) if chat else [],
+        "duration_s": round(duration, 3),
+        "mode": "+".join(sorted(tracks)) or "none",
+        "chat_lexicon": dict(req.lexicon.meta, tokens=len(req.lexicon.weights)) if req.lexicon else None,
+        "chat_lag_s": lag.lag_s if lag else None,
+        "chat_lag_source": lag.source if lag else None,
+        "chat_lag_correlation": lag.correlation if lag else None,
+        "device": f"{backend.name}:{backend.device}",
+        "params": req.settings.as_dict(),
+        "params_clamped": list(req.settings.clamped),
+        "unavailable_signals": unavailable,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+    }
+    return DetectionResult(candidates=tuple(candidates), tracks=tracks, fused=fused, meta=meta)

@@ -1,0 +1,148 @@
+"""Chat signal: how hard chat reacts, second by second.
+
+Consumes a ``ChatLog``; produces a ``SignalTrack`` named ``chat`` on the *chat* timeline (fusion
+shifts it back by the reaction lag). Features, each smoothed with a box 1-D convolution of
+``chat_smooth_s`` and turned into a robust z-score against a ``chat_baseline_s`` local baseline:
+
+- ``rate``: messages per second;
+- ``hype``: messages per second that react (laughter, hype words, shock, "clip it", "???", …);
+- ``emote``: emote tokens per second;
+- ``unique``: distinct chatters per bin (only when the log names authors);
+- ``learned``: the summed scores of a learned lexicon (``chat_learned``), when one is given.
+
+Each feature is the excess over a long local median (chat grows over a stream as viewers arrive),
+divided by one VOD-wide robust scale that never drops below the Poisson noise of the median rate,
+so a quiet chat's single message is not a spike. (Per-window scaling was measured worse on the
+labelled dev set: it flattens exactly the busy fights people clip.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from detector.records import ChatLog, SignalTrack
+from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
+from detector.signals.baseline import MAD_TO_SIGMA, rolling_median_mad
+from detector.signals.chat_learned import TokenWeights
+from detector.signals.chat_lexicon import EMOTES, REACTIONS, classify, tokens
+
+FEATURES = ("rate", "hype", "emote", "unique", "learned")
+Z_FLOOR = -3.0
+
+
+class ChatSignal(Signal):
+    NAME = "chat"
+    version = "1"
+    needs = ("chat",)
+
+    def compute(self, inputs: SignalInputs, ctx: SignalContext) -> SignalTrack:
+        assert inputs.chat is not None
+        settings = ctx.settings
+        chat = inputs.chat
+        n_bins = max(int(math.ceil(max(inputs.duration_s, chat.duration_s) / HOP_S)) + 1, 1)
+        counts = chat_counts(chat, n_bins, abort=ctx.abort)
+        if inputs.chat_lexicon is not None:
+            counts["learned"] = learned_counts(chat, n_bins, inputs.chat_lexicon)
+        smooth = max(int(round(settings["chat_smooth_s"] / HOP_S)), 1)
+        window_s = smooth * HOP_S
+        features: dict[str, np.ndarray] = {}
+        raw: dict[str, np.ndarray] = {}
+        for name, per_bin in counts.items():
+            rate = ctx.backend.moving_average(per_bin, smooth) / HOP_S
+            z, base = excess_z(rate, settings["chat_baseline_s"], window_s)
+            features[name] = z
+            raw[name] = rate.astype(np.float32)
+            raw[name + "_baseline"] = base
+        weights = {f: settings[f"w_chat_{f}"] for f in features}
+        total = sum(weights.values()) or 1.0
+        values = sum(weights[f] * features[f] for f in features) / total
+        return SignalTrack(
+            name=self.NAME, hop_s=HOP_S, values=np.asarray(values, dtype=np.float32), features=features,
+            meta={"raw": raw, "messages": len(chat.messages), "authors_known": chat.has_authors,
+                  "format": chat.format, "timeline": "chat"},
+        )
+
+
+def excess_z(rate: np.ndarray, baseline_s: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """How far a smoothed rate rises over its local median, in units of the VOD's typical
+    deviation (one global scale, so busy stretches keep their ranking against quiet ones).
+    The scale never drops below the Poisson noise of the median rate over ``window_s``."""
+    base, _mad = rolling_median_mad(rate, HOP_S, baseline_s)
+    excess = rate - base
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(excess))) if len(excess) else 0.0
+    # One extra message in the smoothing window is worth about one unit, however quiet the chat.
+    median_rate = float(np.median(base)) if len(base) else 0.0
+    noise = math.sqrt((median_rate + 1.0 / window_s) / window_s)
+    z = excess / max(spread, noise)
+    return np.maximum(z, Z_FLOOR).astype(np.float32), base
+
+
+def learned_counts(chat: ChatLog, n_bins: int, lexicon: TokenWeights) -> np.ndarray:
+    """Per-bin sum of the learned lexicon's message scores."""
+    offsets = np.fromiter((m.offset_s for m in chat.messages), dtype=np.float64, count=len(chat.messages))
+    bins = np.minimum((offsets / HOP_S).astype(np.int64), n_bins - 1)
+    scores = lexicon.score_messages(chat.messages)
+    return np.bincount(bins, weights=scores, minlength=n_bins).astype(np.float32)
+
+
+def chat_counts(chat: ChatLog, n_bins: int, abort=None) -> dict[str, np.ndarray]:
+    """Per-bin counts of messages, reacting messages, emotes and distinct authors."""
+    msgs = chat.messages
+    offsets = np.fromiter((m.offset_s for m in msgs), dtype=np.float64, count=len(msgs))
+    bins = np.minimum((offsets / HOP_S).astype(np.int64), n_bins - 1)
+    reaction = np.zeros(len(msgs), dtype=np.float32)
+    emotes = np.zeros(len(msgs), dtype=np.float32)
+    for i, m in enumerate(msgs):
+        if abort is not None and i % 20000 == 0 and abort():
+            from detector.errors import Cancelled
+
+            raise Cancelled("Chat analysis was cancelled.")
+        is_reaction, _laugh, n_emotes, caps = classify(m.text, m.emotes)
+        reaction[i] = 1.0 if is_reaction else 0.0
+        emotes[i] = min(n_emotes, 5)
+    counts = {
+        "rate": np.bincount(bins, minlength=n_bins).astype(np.float32),
+        "hype": np.bincount(bins, weights=reaction, minlength=n_bins).astype(np.float32),
+        "emote": np.bincount(bins, weights=emotes, minlength=n_bins).astype(np.float32),
+    }
+    if chat.has_authors:
+        pairs = {(int(b), m.author) for b, m in zip(bins, msgs) if m.author}
+        unique_bins = np.fromiter((b for b, _ in pairs), dtype=np.int64, count=len(pairs))
+        counts["unique"] = np.bincount(unique_bins, minlength=n_bins).astype(np.float32)
+    return counts
+
+
+def describe_window(chat: ChatLog, t0: float, t1: float, *, sample: int = 5
+                    ) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
+    """Top emotes/reaction tokens and a sample of reacting chat lines in ``[t0, t1)`` chat time."""
+    msgs = chat.messages
+    offsets = [m.offset_s for m in msgs]
+    lo = _bisect(offsets, t0)
+    hi = _bisect(offsets, t1)
+    counter: Counter[str] = Counter()
+    shown: list[str] = []
+    seen: set[str] = set()
+    for m in msgs[lo:hi]:
+        toks = tokens(m.text)
+        counter.update({t for t in toks if t in EMOTES or t in REACTIONS})
+        counter.update({e.lower() for e in m.emotes})
+    names = {t.lower(): t for m in msgs[lo:hi] for t in m.text.split()}
+    top = tuple((names.get(t, t), n) for t, n in counter.most_common(5))
+    for m in msgs[lo:hi]:
+        key = m.text.strip().lower()
+        if len(shown) >= sample or not key or key in seen:
+            continue
+        if classify(m.text, m.emotes)[0]:
+            seen.add(key)
+            who = f"{m.author}: " if m.author else ""
+            shown.append(f"{who}{m.text[:200]}")
+    return top, tuple(shown)
+
+
+def _bisect(values: list[float], t: float) -> int:
+    import bisect
+
+    return bisect.bisect_left(values, t)

@@ -1,0 +1,71 @@
+"""What chat says when something happens: emote names and reaction tokens.
+
+Used by the chat signal to classify each message. Names are matched case-insensitively on whole
+tokens, except multi-word phrases ("clip it") and punctuation bursts ("???", "!!!"), which are
+matched on the whole message. Emote names are Twitch global emotes plus the most common BTTV/FFZ/7TV
+reaction emotes; explicit emotes from the log (e.g. TwitchDownloader fragments) count too.
+"""
+
+from __future__ import annotations
+
+import re
+
+LAUGH = frozenset("""
+kekw kek lul lulw omegalul lol lmao lmfao rofl haha hahaha ahaha xd xdd 4head ezy pepelaugh
+elegiggle lolw kekwait icant forsenlul pepega lulwut kappa lulwat 😂 🤣
+""".split())
+
+HYPE = frozenset("""
+pog pogu pogchamp poggers poggies pogger pogo pogsire wow omg wtf holy insane sheesh clip clipit
+kreygasm pagchomp pagman pogw letsgo hype hyped huge massive nuts crazy wowee
+swiftrage curselit popcat gachihyper catjam pepedance ratjam 🔥 😱 😮 🤯 🐐
+""".split())
+
+SHOCK = frozenset("""
+monkas monkaw monkagiga wutface dansgame notlikethis omegaroll d: pepehands widepeepohappy
+biblethump sadge f rip nooo noooo noo bruh cmonbruh residentsleeper failfish babyrage
+""".split())
+
+GAMING = frozenset("""
+ez ezclap gg ggwp clap claps jebaited worth throw throwing int inting outplayed clutch ace penta
+""".split())
+
+REACTIONS = LAUGH | HYPE | SHOCK | GAMING
+
+PREFIXES = ("pog", "lul", "kek", "pag", "monka", "omegalul", "hahaha", "lmao", "wtf", "omg", "noo", "clip")
+"""Token stems that react whatever follows them (PogChamp, LULW, KEKWait, monkaGIGA, ...)."""
+
+EMOTES = frozenset(token.lower() for token in """
+Kappa KappaPride Keepo LUL PogChamp Kreygasm BibleThump ResidentSleeper WutFace NotLikeThis SeemsGood
+TriHard cmonBruh DansGame SwiftRage HeyGuys BabyRage FailFish Jebaited CoolStoryBob EleGiggle 4Head
+CurseLit PJSalt VoHiYo TheIlluminati PogBones DarkMode BloodTrail PunOko KomodoHype MingLee
+SMOrc OpieOP StinkyCheese LUL CoolCat GivePLZ TakeNRG NotATK PopCorn HolidayOrnament TwitchUnity
+KEKW OMEGALUL LULW Pog PogU POGGERS PepeLaugh Sadge monkaS monkaW pepeD catJAM 5Head 3Head haHAA
+widepeepoHappy PepeHands FeelsBadMan FeelsGoodMan FeelsStrongMan WeirdChamp PagChomp PagMan EZ Clap
+Pepega forsenE gachiGASM gachiHYPER ratJAM PepoDance peepoClap COPIUM Copege Aware Stare Kapp
+""".split())
+
+_TOKEN = re.compile(r"[\w:]+|[^\w\s]", re.UNICODE)
+_PHRASES = ("clip it", "clip that", "let's go", "lets go", "oh my god", "no way", "what the")
+_PUNCT_BURST = re.compile(r"\?{2,}|!{2,}|\?!|!\?")
+_LAUGH_RUN = re.compile(r"(?:ha){3,}|(?:he){3,}|a?jaja(?:ja)+|x+d+\b|k{4,}", re.IGNORECASE)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased tokens of a message."""
+    return _TOKEN.findall(text.lower())
+
+
+def classify(text: str, explicit_emotes: tuple[str, ...] = ()) -> tuple[bool, bool, int, bool]:
+    """``(is_reaction, is_laugh, emote_count, is_caps_burst)`` for one message."""
+    toks = tokens(text)
+    token_set = set(toks)
+    laugh = bool(token_set & LAUGH) or bool(_LAUGH_RUN.search(text))
+    low = text.lower()
+    reaction = (laugh or bool(token_set & REACTIONS) or bool(_PUNCT_BURST.search(text))
+                or any(t.startswith(PREFIXES) for t in token_set) or any(p in low for p in _PHRASES))
+    explicit = {e.lower() for e in explicit_emotes}
+    emotes = sum(1 for t in toks if t in EMOTES or t in explicit)
+    letters = [c for c in text if c.isalpha()]
+    caps = len(letters) >= 4 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    return reaction, laugh, emotes, caps

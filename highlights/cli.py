@@ -1,0 +1,48 @@
+"""The ``highlights`` command line: parses arguments, configures logging, turns errors into text.
+
+Subcommands live in ``highlights/cmd_*.py``; each adds its parser and a ``run(args) -> int``.
+Every ``DetectorError`` becomes one line on stderr (exit 2); Ctrl-C cancels cleanly (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from detector.errors import DetectorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from highlights import cmd_bench, cmd_demo, cmd_detect, cmd_eval, cmd_params
+
+    parser = argparse.ArgumentParser(prog="highlights", description="Find the highlights of Twitch VODs.")
+    parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except DetectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""``highlights detect``: run the detector on a local media file and/or chat log and write results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from detector.errors import ConfigError
+from detector.params import Settings
+from detector.pipeline import DetectRequest, detect
+from detector.signals.chat_learned import TokenWeights
+from highlights.progress import TerminalProgress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="find highlights in a local VOD file and/or chat log",
+                       description="Find ranked, explained highlight candidates. Give MEDIA, --chat, or both.")
+    p.add_argument("media", nargs="?", type=Path, help="video or audio file ffmpeg can read")
+    p.add_argument("--chat", type=Path, help="chat log (TwitchDownloader/chat-downloader JSON, IRC, text, JSONL; .gz ok)")
+    p.add_argument("--lexicon", type=Path, help="learned chat lexicon from `highlights lexicon`")
+    p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
+    add_common_options(p)
+    p.set_defaults(func=run)
+
+
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--top", type=int, default=None, metavar="K", help="how many candidates (default 10)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write candidates as JSON")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write candidates as CSV")
+    p.add_argument("--edl", type=Path, metavar="OUT", help="write a CMX 3600 EDL for editors")
+    p.add_argument("--report", type=Path, metavar="OUT.html", help="write a self-contained HTML report")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "torch-cpu"],
+                   help="compute device (auto: GPU when available)")
+    p.add_argument("--config", type=Path, help="TOML file of parameters ([detector] table)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one parameter (repeatable); `highlights params` lists them")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = list(args.overrides)
+    if args.top is not None:
+        overrides.append(f"top_k={args.top}")
+    return Settings.load(args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    vod_start = None
+    if args.vod_start:
+        try:
+            vod_start = datetime.fromisoformat(args.vod_start)
+        except ValueError:
+            raise ConfigError(f"--vod-start {args.vod_start!r} is not an ISO 8601 time.",
+                              hint="Example: --vod-start 2019-10-12T14:00:00") from None
+    req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
+                        vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)
+    return detect_and_write(req, args)
+
+
+def detect_and_write(req: DetectRequest, args: argparse.Namespace) -> int:
+    progress = TerminalProgress(enabled=not args.quiet)
+    try:
+        result = detect(req, progress=progress)
+    finally:
+        progress.close()
+    from detector.export import write_outputs
+
+    write_outputs(result, json=args.json, csv=args.csv, edl=args.edl, html=args.report)
+    if not args.quiet:
+        print_table(result)
+        for path in (args.json, args.csv, args.edl, args.report):
+            if path:
+                print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def print_table(result) -> None:
+    from detector.export.timefmt import hms
+
+    meta = result.meta
+    lag = meta.get("chat_lag_s")
+    lag_text = f", chat lag {lag:.1f} s ({meta['chat_lag_source']})" if lag is not None else ""
+    print(f"{len(result.candidates)} highlights in {hms(meta['duration_s'])} "
+          f"[{meta['mode']}{lag_text}, {meta['device']}]")
+    for c in result.candidates:
+        print(f"{c.rank:>3}. {hms(c.start_s)}–{hms(c.end_s)}  score {c.score:6.2f}  {c.explanation.summary}")
+    for warning in meta.get("chat_warnings", []):
+        print(f"note: {warning}", file=sys.stderr)

@@ -1,0 +1,105 @@
+"""``highlights eval``: accuracy on a labelled dataset, next to the reference baselines.
+
+Reads a dataset laid out like ``shared/eval/lol-worlds-2019-dev`` (games.csv, labels.csv, chat/),
+runs the chat-only detector on each game's window and prints per-game and mean P@5, P@10, AP@10,
+per-second F1 and clip length, beside the message-rate and hype-token baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from detector.params import Settings
+from detector.pipeline import DetectRequest, detect
+from detector.eval.dataset import Game
+from detector.records import ChatLog
+from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="accuracy on a labelled dataset (chat-only) vs baselines")
+    p.add_argument("--dataset", type=Path, required=True, help="folder with games.csv, labels.csv, chat/")
+    p.add_argument("--top", type=int, default=10, help="K for the top-K clips (default 10)")
+    p.add_argument("--config", type=Path, help="TOML file of parameters")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--games", nargs="*", help="only these game ids")
+    p.add_argument("--cv", action="store_true",
+                   help="also score the detector with a lexicon learned on the other games (leave-one-game-out)")
+    p.add_argument("--lexicon", type=Path, help="use this learned lexicon for 'ours' (not cross-validated!)")
+    p.set_defaults(func=run)
+    add_lexicon_parser(sub)
+
+
+class DetectorRanker:
+    """The full detector (chat-only) as an evaluation ranker."""
+
+    def __init__(self, settings: Settings, lexicon: TokenWeights | None = None) -> None:
+        self.settings = settings
+        self.lexicon = lexicon
+
+    def __call__(self, chat: ChatLog, start_s: float, end_s: float, top_k: int
+                 ) -> list[tuple[float, float, float]]:
+        settings = Settings(self.settings.as_dict())
+        settings.update({"top_k": top_k})
+        result = detect(DetectRequest(chat=chat, settings=settings, device="cpu", window=(start_s, end_s),
+                                      lexicon=self.lexicon))
+        return [(c.start_s, c.end_s, c.score) for c in result.candidates]
+
+
+class LearnedLexiconRanker:
+    """The detector plus a lexicon fitted on the training games (for leave-one-game-out)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def fit(self, games: Sequence[Game], chats: dict[str, ChatLog]) -> DetectorRanker:
+        return DetectorRanker(self.settings, fit_lexicon(games, chats, self.settings["chat_lag_prior_s"]))
+
+
+def fit_lexicon(games: Sequence[Game], chats: dict[str, ChatLog], lag_s: float) -> TokenWeights:
+    return fit_token_weights(
+        (LabelledChat(chats[g.game].messages, g.start_s, g.end_s, g.labels) for g in games), lag_s=lag_s)
+
+
+def run(args: argparse.Namespace) -> int:
+    from detector.eval.baselines import hype_token_baseline, message_rate_baseline
+    from detector.eval.runner import evaluate, evaluate_cv, format_report
+
+    settings = Settings.load(args.config, args.overrides)
+    lexicon = TokenWeights.load(args.lexicon) if args.lexicon else None
+    rankers: dict[str, object] = {
+        "ours": DetectorRanker(settings, lexicon),
+        "msg-rate": message_rate_baseline,
+        "hype-tokens": hype_token_baseline,
+    }
+    if args.cv:
+        rankers["ours+learned(cv)"] = LearnedLexiconRanker(settings)
+        report = evaluate_cv(args.dataset, rankers, top_k=args.top, games=args.games or None)  # type: ignore[arg-type]
+    else:
+        report = evaluate(args.dataset, rankers, top_k=args.top, games=args.games or None)  # type: ignore[arg-type]
+    print(format_report(report))
+    return 0
+
+
+def add_lexicon_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lexicon", help="learn a chat lexicon (token weights) from a labelled dataset")
+    p.add_argument("--dataset", type=Path, required=True, help="folder with games.csv, labels.csv, chat/")
+    p.add_argument("--out", type=Path, required=True, help="where to write the lexicon JSON")
+    p.add_argument("--lag", type=float, default=20.0, help="chat reaction lag in seconds (default 20)")
+    p.set_defaults(func=run_lexicon)
+
+
+def run_lexicon(args: argparse.Namespace) -> int:
+    from detector.eval.dataset import load_dataset
+    from detector.sources.chat import load_chat
+
+    games = load_dataset(args.dataset)
+    chats = {g.game: load_chat(g.chat_path) for g in games}
+    lexicon = fit_lexicon(games, chats, args.lag)
+    lexicon.save(args.out)
+    top = sorted(lexicon.weights.items(), key=lambda kv: -kv[1])[:15]
+    print(f"wrote {args.out}: {len(lexicon.weights)} tokens from {len(games)} games; strongest: "
+          + ", ".join(f"{t} {w:+.2f}" for t, w in top))
+    return 0
