@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from detector.errors import ConfigError
 
@@ -118,7 +118,7 @@ class Settings(Mapping[str, float]):
         return dict(self._values)
 
     @classmethod
-    def load(cls, config: Path | None = None, overrides: Iterable[str] = ()) -> "Settings":
+    def load(cls, config: Path | None = None, overrides: Iterable[str] = ()) -> Settings:
         """Defaults, then a TOML config file (``[detector]`` table or top level), then ``name=value``."""
         settings = cls()
         if config is not None:

@@ -11,19 +11,27 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from detector.compute import select_backend
 from detector.errors import Cancelled, DetectorError
 from detector.fusion.candidates import find_candidates
 from detector.fusion.explain import explain
-from detector.fusion.lag import estimate_chat_lag
+from detector.fusion.lag import LagEstimate, estimate_chat_lag
 from detector.fusion.score import align, fuse
 from detector.params import Settings
-from detector.records import AbortCheck, Candidate, ChatLog, DetectionResult, MediaInfo, ProgressCallback
-from detector.signals.chat_learned import TokenWeights
+from detector.records import (
+    AbortCheck,
+    Candidate,
+    ChatLog,
+    DetectionResult,
+    MediaInfo,
+    ProgressCallback,
+    SignalTrack,
+)
 from detector.signals.base import HOP_S, SignalContext, SignalInputs, registry
+from detector.signals.chat_learned import TokenWeights
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -43,6 +51,30 @@ class DetectRequest:
     """Learned chat token weights, from ``highlights lexicon``."""
     window: tuple[float, float] | None = None
     """Only return candidates whose peak lies in this span of the VOD timeline."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """What fusion makes of the signal tracks."""
+
+    lag: LagEstimate | None
+    fused: SignalTrack
+    candidates: tuple[Candidate, ...]
+
+
+def rank(tracks: dict[str, SignalTrack], chat: ChatLog | None, settings: Settings, duration_s: float,
+         window: tuple[float, float] | None = None) -> Ranked:
+    """The steps after the signals: chat lag, alignment, fusion, candidates and explanations."""
+    lag = estimate_chat_lag(tracks["chat"], tracks.get("audio"), settings) if "chat" in tracks else None
+    n_bins = max(int(math.ceil(duration_s / HOP_S)), 1)
+    aligned = align(tracks, n_bins, {"chat": lag.lag_s} if lag else {}, settings, HOP_S)
+    fused = fuse(aligned)
+    candidates = []
+    for n, span in enumerate(find_candidates(fused, settings, duration_s, window), start=1):
+        explanation, signals = explain(span, aligned, tracks, chat, lag.lag_s if lag else None)
+        candidates.append(Candidate(rank=n, start_s=span.start_s, end_s=span.end_s, peak_s=span.peak_s,
+                                    score=round(span.score, 4), signals=signals, explanation=explanation))
+    return Ranked(lag, fused, tuple(candidates))
 
 
 def _check_abort(abort: AbortCheck | None) -> None:
@@ -93,17 +125,14 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         timings[f"signal_{name}"] = time.perf_counter() - t
     _check_abort(abort)
     t = time.perf_counter()
-    lag = estimate_chat_lag(tracks["chat"], tracks.get("audio"), req.settings) if "chat" in tracks else None
-    n_bins = max(int(math.ceil(duration / HOP_S)), 1)
-    aligned = align(tracks, n_bins, {"chat": lag.lag_s} if lag else {}, req.settings, HOP_S)
-    fused = fuse(aligned)
-    spans = find_candidates(fused, req.settings, duration, req.window)
-    candidates = []
-    for rank, span in enumerate(spans, start=1):
-        explanation, signals = explain(span, aligned, tracks, chat, lag.lag_s if lag else None)
-        candidates.append(Candidate(rank=rank, start_s=span.start_s, end_s=span.end_s, peak_s=span.peak_s,
-                                    score=round(span.score, 4), signals=signals, explanation=explanation))
+    ranked = rank(tracks, chat, req.settings, duration, req.window)
     timings["fusion"] = time.perf_counter() - t
+    lag, fused, candidates = ranked.lag, ranked.fused, ranked.candidates
+    if lag is not None:
+        # Results show every track on the VOD timeline: the chat track moves back by the lag.
+        chat_track = tracks["chat"]
+        tracks["chat"] = replace(chat_track, start_s=chat_track.start_s - lag.lag_s,
+                                 meta={**chat_track.meta, "timeline": f"vod (chat shifted back {lag.lag_s:g} s)"})
     timings["total"] = time.perf_counter() - t0
     meta = {
         "version": VERSION,
@@ -124,4 +153,4 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "unavailable_signals": unavailable,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
-    return DetectionResult(candidates=tuple(candidates), tracks=tracks, fused=fused, meta=meta)
+    return DetectionResult(candidates=candidates, tracks=tracks, fused=fused, meta=meta)

@@ -10,6 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from detector.errors import ConfigError
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from highlights.progress import TerminalProgress
@@ -18,7 +21,7 @@ from highlights.progress import TerminalProgress
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate a sample VOD + chat and run detect + report on it")
     p.add_argument("--out", type=Path, default=Path("highlights-demo"), help="output folder")
-    p.add_argument("--minutes", type=float, default=4.0, help="length of the sample VOD")
+    p.add_argument("--minutes", type=float, default=4.0, help="length of the sample VOD (at least 1.5)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "torch-cpu"])
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=run)
@@ -29,11 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from detector.synthetic import make_vod
     from highlights.cmd_detect import print_table
 
+    if not 1.5 <= args.minutes <= 600:
+        raise ConfigError(f"--minutes {args.minutes:g} is out of range.", hint="Use 1.5 to 600 minutes.")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"making a {args.minutes:g}-minute sample VOD with chat in {out}/ ...")
-    vod = make_vod(out, minutes=args.minutes, seed=7)
+    duration = args.minutes * 60
+    # One planted moment every 75 s, leaving room at the end for chat to react.
+    events = [round(float(t), 1) for t in np.arange(35.0, duration - 45.0, 75.0)] or None
+    vod = make_vod(out, minutes=args.minutes, seed=7, events=events)
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         result = detect(DetectRequest(media=vod.media_path, chat=vod.chat_path, settings=Settings(),

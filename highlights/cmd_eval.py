@@ -11,9 +11,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from detector.eval.dataset import Game
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.eval.dataset import Game
 from detector.records import ChatLog
 from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 

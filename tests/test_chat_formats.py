@@ -17,7 +17,7 @@ from detector.sources.chat.collect import MAX_TEXT_CHARS
 from detector.sources.chat.decode import inflate_if_gzip
 
 DATA = Path(__file__).parent / "data" / "chat"
-DEV_CHAT = Path("/work/shared/eval/lol-worlds-2019-dev/chat/102844212429092040.jsonl")
+DEV_CHAT = Path(__file__).resolve().parents[2] / "shared/eval/lol-worlds-2019-dev/chat/102844212429092040.jsonl"
 
 
 def offsets(chat: ChatLog) -> list[float]:

@@ -32,7 +32,8 @@ from detector.eval.metrics import (
 )
 from detector.records import ChatLog, ChatMessage
 
-DEV_SET = Path(os.environ.get("HIGHLIGHTS_DEV_SET", "/work/shared/eval/lol-worlds-2019-dev"))
+DEV_SET = Path(os.environ.get("HIGHLIGHTS_DEV_SET",
+                              Path(__file__).resolve().parents[2] / "shared/eval/lol-worlds-2019-dev"))
 
 
 # --------------------------------------------------------------------------- helpers

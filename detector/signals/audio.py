@@ -77,8 +77,9 @@ def frames_to_track(frames: dict[str, np.ndarray], duration_s: float, ctx: Signa
     raw: dict[str, np.ndarray] = {}
     for name, key, to_db in (("rms", "energy", True), ("voice", "voice", True), ("flux", "flux", False)):
         pooled = np.bincount(bin_of, weights=frames[key], minlength=n_bins) / per_bin
-        level = 10.0 * np.log10(pooled + 1e-10) if to_db else pooled * 100.0
-        level = ctx.backend.moving_average(level.astype(np.float32), smooth)
+        # Smooth in the linear domain: zero padding at the VOD's edges then reads as silence.
+        pooled = ctx.backend.moving_average(pooled.astype(np.float32), smooth)
+        level = 10.0 * np.log10(np.maximum(pooled, 0.0) + 1e-10) if to_db else pooled * 100.0
         z, _base = robust_z(level, HOP_S, settings["audio_baseline_s"],
                             min_scale=MIN_SCALE_DB if to_db else 0.05)
         features[name] = np.maximum(z, Z_FLOOR)

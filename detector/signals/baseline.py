@@ -22,14 +22,25 @@ def rolling_median_mad(x: np.ndarray, hop_s: float, window_s: float, *, points_p
         return empty, empty
     half = max(int(window_s / hop_s / 2), 1)
     step = max((2 * half) // points_per_window, 1)
-    padded = np.pad(np.asarray(x, dtype=np.float32), half, constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
     centres = np.arange(0, n, step)
     if centres[-1] != n - 1:
         centres = np.append(centres, n - 1)
-    sample = windows[centres]
-    med = np.nanmedian(sample, axis=1)
-    mad = np.nanmedian(np.abs(sample - med[:, None]), axis=1)
+    values = np.asarray(x, dtype=np.float32)
+    med = np.empty(len(centres), dtype=np.float32)
+    mad = np.empty(len(centres), dtype=np.float32)
+    # Windows wholly inside the series: one vectorised median over a strided view.
+    inner = (centres >= half) & (centres + half < n)
+    if inner.any():
+        windows = np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1)[centres[inner] - half]
+        m = np.median(windows, axis=1)
+        med[inner] = m
+        mad[inner] = np.median(np.abs(windows - m[:, None]), axis=1)
+    # Windows cut by the series' ends: the few left over, one at a time.
+    for i in np.flatnonzero(~inner):
+        c = centres[i]
+        window = values[max(c - half, 0): c + half + 1]
+        med[i] = np.median(window)
+        mad[i] = np.median(np.abs(window - med[i]))
     grid = np.arange(n)
     return (np.interp(grid, centres, med).astype(np.float32),
             np.interp(grid, centres, mad).astype(np.float32))

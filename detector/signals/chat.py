@@ -100,7 +100,7 @@ def chat_counts(chat: ChatLog, n_bins: int, abort=None) -> dict[str, np.ndarray]
             from detector.errors import Cancelled
 
             raise Cancelled("Chat analysis was cancelled.")
-        is_reaction, _laugh, n_emotes, caps = classify(m.text, m.emotes)
+        is_reaction, _laugh, n_emotes, _caps = classify(m.text, m.emotes)
         reaction[i] = 1.0 if is_reaction else 0.0
         emotes[i] = min(n_emotes, 5)
     counts = {

@@ -65,7 +65,7 @@ class TokenWeights:
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "TokenWeights":
+    def load(cls, path: Path) -> TokenWeights:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
