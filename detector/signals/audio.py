@@ -33,10 +33,12 @@ class AudioSignal(Signal):
     def compute(self, inputs: SignalInputs, ctx: SignalContext) -> SignalTrack:
         assert inputs.media is not None
         from detector.sources.audio_stream import iter_audio_chunks
+        from detector.sources.prefetch import prefetch
 
         chunks = iter_audio_chunks(inputs.media.path, rate=RATE, abort=ctx.abort, progress=ctx.progress,
                                    total_s=inputs.media.duration_s or None)
-        frames = accumulate_frames(chunks, ctx)
+        # Decode ahead in a thread: ffmpeg and the feature maths then overlap on two cores.
+        frames = accumulate_frames(prefetch(chunks), ctx)
         return frames_to_track(frames, inputs.duration_s, ctx)
 
 
