@@ -35,17 +35,11 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=_POLL_S)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not _put(items, stop, item):
                     return
-            _put_final(items, stop, _DONE)
+            _put(items, stop, _DONE)
         except BaseException as exc:  # handed to the consumer, raised there
-            _put_final(items, stop, _Failure(exc))
+            _put(items, stop, _Failure(exc))
         finally:
             close = getattr(source, "close", None)
             if close is not None:
@@ -66,10 +60,12 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
-def _put_final(items: queue.Queue[object], stop: threading.Event, item: object) -> None:
+def _put(items: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+    """Queue ``item`` unless the consumer stops first; whether it was queued."""
     while not stop.is_set():
         try:
             items.put(item, timeout=_POLL_S)
-            return
+            return True
         except queue.Full:
             continue
+    return False
