@@ -7,3 +7,25 @@ class StorageError(Exception):
     """Base of all storage errors."""
 
     code = "storage_error"
+
+
+class StorageUrlError(StorageError):
+    """The storage URL is malformed or names an unsupported backend."""
+
+    code = "storage_url"
+
+
+class JobNotFound(StorageError):
+    code = "job_not_found"
+
+
+class MigrationError(StorageError):
+    """The database schema is newer than this code, or a migration failed."""
+
+    code = "migration_error"
+
+
+class NotOwner(StorageError):
+    """A worker wrote to a job whose lease it no longer holds."""
+
+    code = "not_owner"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.compute import ArrayBackend, select_backend
+from detector.compute import ArrayBackend, TorchBackend, select_backend
 from detector.errors import DeviceError
 
 torch = pytest.importorskip("torch")
-from detector.compute import TorchBackend
 
 RNG = np.random.default_rng(3)
 

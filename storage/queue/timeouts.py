@@ -1,0 +1,46 @@
+"""Every queue timeout, per job kind, in one place.
+
+Long GPU jobs need long leases kept alive by heartbeats, not long leases alone: a worker that dies
+stops heartbeating and its job is recovered after ``lease_s``. Nothing else in the code base may
+hard-code one of these numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.records import JobKind
+
+
+@dataclass(frozen=True, slots=True)
+class KindTimeouts:
+    lease_s: float
+    """A claimed job is the worker's for this long after its last heartbeat."""
+    heartbeat_s: float
+    """How often a worker renews its lease (well under ``lease_s``)."""
+    max_runtime_s: float
+    """A job running longer than this is failed with ``timeout``, whatever its heartbeats say."""
+    max_attempts: int
+    """Tries before a job that keeps failing (or keeps losing its worker) is failed for good."""
+    backoff_base_s: float
+    """Retry n waits ``backoff_base_s * 2**(n-1)``, capped at ``backoff_max_s``."""
+    backoff_max_s: float
+
+
+TIMEOUTS: dict[JobKind, KindTimeouts] = {
+    JobKind.DETECT: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=6 * 3600.0, max_attempts=3,
+                                 backoff_base_s=30.0, backoff_max_s=900.0),
+    JobKind.POLL: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=300.0, max_attempts=5,
+                               backoff_base_s=10.0, backoff_max_s=600.0),
+    JobKind.CLEANUP: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
+                                  backoff_base_s=60.0, backoff_max_s=600.0),
+}
+
+GPU_KINDS = frozenset({JobKind.DETECT})
+"""Kinds that need the GPU queue (one at a time per GPU); the rest go to the control queue."""
+
+
+def backoff_s(kind: JobKind, attempt: int) -> float:
+    """Delay before retry number ``attempt`` (1 = the first retry)."""
+    t = TIMEOUTS[kind]
+    return float(min(t.backoff_base_s * 2 ** max(attempt - 1, 0), t.backoff_max_s))
