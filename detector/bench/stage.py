@@ -4,7 +4,8 @@
 Consumes a stage name (:data:`detector.bench.stages.STAGES`) and the VOD's files; produces one
 JSON object in ``--out``: ``wall_s`` (the timed work only), ``rss_kb`` (this process's peak RSS,
 ``VmHWM``; ``ru_maxrss`` would include the parent's size, carried across exec), ``ffmpeg_rss_kb``
-(the largest child's peak, i.e. ffmpeg's, sampled from /proc by :class:`~detector.bench.memory.ChildPeakRss` while the work runs; ``RUSAGE_CHILDREN`` is kept
+(the largest child's peak, i.e. ffmpeg's, sampled from /proc by
+:class:`~detector.bench.memory.ChildPeakRss` while the work runs; ``RUSAGE_CHILDREN`` is kept
 for reference only, as it counts the parent's memory a forked child held before exec),
 ``base_rss_kb`` (peak RSS after imports and setup, before the work), the stage's facts, and with
 ``--profile`` the torch profiler's device time. A ``DetectorError`` becomes ``{"error": ...}``
