@@ -1,7 +1,7 @@
 """The ``highlights`` command line: parses arguments, configures logging, turns errors into text.
 
 Subcommands live in ``highlights/cmd_*.py``; each adds its parser and a ``run(args) -> int``.
-Every ``DetectorError`` becomes one line on stderr (exit 2); Ctrl-C cancels cleanly (exit 130).
+Every ``DetectorError`` and ``StorageError`` becomes one line on stderr (exit 2); Ctrl-C cancels cleanly (exit 130).
 """
 
 from __future__ import annotations
@@ -11,15 +11,25 @@ import logging
 import sys
 
 from detector.errors import DetectorError
+from storage.errors import StorageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from highlights import cmd_bench, cmd_demo, cmd_detect, cmd_eval, cmd_params
+    from highlights import (
+        cmd_bench,
+        cmd_demo,
+        cmd_detect,
+        cmd_eval,
+        cmd_jobs,
+        cmd_params,
+        cmd_run,
+        cmd_worker,
+    )
 
     parser = argparse.ArgumentParser(prog="highlights", description="Find the highlights of Twitch VODs.")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params):
+    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run):
         module.add_parser(sub)
     return parser
 
@@ -34,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except DetectorError as exc:
+    except (DetectorError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

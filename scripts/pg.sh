@@ -35,11 +35,11 @@ free_port() {
 start() {
     local bin port
     bin="$(bindir)"
-    if [ -e "$DIR/data/postmaster.pid" ]; then
+    if [ -e "$DIR/data/postmaster.pid" ] && as_server_user "$bin/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
         echo "pg.sh: a server already runs in $DIR; run 'scripts/pg.sh stop' first" >&2
         exit 1
     fi
-    rm -rf "$DIR"
+    rm -rf "$DIR"  # nothing runs there: whatever a crashed run left goes
     mkdir -p "$DIR"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$DIR"; fi
     chmod 700 "$DIR"

@@ -19,9 +19,9 @@ import time
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from storage.errors import StorageError
+from storage.url import parse_storage_url
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,9 @@ def default_root(storage_url: str | None, env: Mapping[str, str] | None = None) 
     if env.get(ENV_ROOT):
         return Path(env[ENV_ROOT]).expanduser()
     if storage_url:
-        parts = urlsplit(storage_url)
-        if parts.scheme.startswith("sqlite") and parts.path not in ("", "/", "/:memory:"):
-            # sqlite:///relative.db → path "/relative.db"; sqlite:////abs.db → "//abs.db".
-            raw = unquote(parts.path)
-            db = Path(raw[1:]) if raw.startswith("/") and not raw.startswith("//") else Path(raw[1:] or raw)
-            return db.parent / f"{db.stem}-artifacts"
+        parsed = parse_storage_url(storage_url)
+        if parsed.sqlite_path is not None:
+            return parsed.sqlite_path.parent / f"{parsed.sqlite_path.stem}-artifacts"
     return Path("artifacts")
 
 

@@ -29,3 +29,9 @@ class NotOwner(StorageError):
     """A worker wrote to a job whose lease it no longer holds."""
 
     code = "not_owner"
+
+
+class RecordNotFound(StorageError):
+    """A streamer, subscription, VOD, clip or tuning version that does not exist."""
+
+    code = "not_found"

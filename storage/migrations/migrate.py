@@ -127,6 +127,7 @@ async def migrate(target: MigrationTarget, *, upto: int | None = None,
 
 async def _apply_one(target: MigrationTarget, migration: MigrationFile) -> Sequence[int]:
     script = migration.read()
+    failed = f"migration {migration.path.name} ({target.dialect}) failed and was rolled back"
     try:
         async with target.transaction() as tx:
             current = await tx.current_version()
@@ -134,11 +135,13 @@ async def _apply_one(target: MigrationTarget, migration: MigrationFile) -> Seque
                 return []  # another process applied it while we waited for the lock
             if current != migration.version - 1:
                 raise MigrationError(f"cannot apply {migration.name}: the database is at version {current}")
-            await tx.execute_script(script)
-            await tx.execute_script(_record_sql(migration))
+            try:
+                await tx.execute_script(script)
+                await tx.execute_script(_record_sql(migration))
+            except Exception as exc:
+                raise MigrationError(f"{failed}: {exc}") from exc
     except MigrationError:
         raise
     except Exception as exc:
-        raise MigrationError(f"migration {migration.path.name} ({target.dialect}) failed and was rolled back: "
-                             f"{exc}") from exc
+        raise MigrationError(f"{failed}: {exc}") from exc
     return [migration.version]

@@ -7,6 +7,7 @@ hard-code one of these numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from storage.records import JobKind
@@ -40,7 +41,14 @@ GPU_KINDS = frozenset({JobKind.DETECT})
 """Kinds that need the GPU queue (one at a time per GPU); the rest go to the control queue."""
 
 
-def backoff_s(kind: JobKind, attempt: int) -> float:
-    """Delay before retry number ``attempt`` (1 = the first retry)."""
-    t = TIMEOUTS[kind]
+def backoff_s(kind: JobKind, attempt: int, table: Mapping[JobKind, KindTimeouts] | None = None) -> float:
+    """Delay before retry number ``attempt`` (1 = the first retry), from ``table`` (default ``TIMEOUTS``)."""
+    t = (TIMEOUTS if table is None else table)[kind]
     return float(min(t.backoff_base_s * 2 ** max(attempt - 1, 0), t.backoff_max_s))
+
+
+def with_overrides(overrides: Mapping[JobKind, KindTimeouts] | None) -> dict[JobKind, KindTimeouts]:
+    """``TIMEOUTS`` with some kinds replaced (tests use short leases; a deployment may lengthen them)."""
+    table = dict(TIMEOUTS)
+    table.update(overrides or {})
+    return table

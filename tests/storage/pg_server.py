@@ -34,6 +34,8 @@ import pytest
 ENV_URL = "HIGHLIGHTS_TEST_PG_URL"
 ENV_BIN = "HIGHLIGHTS_PG_BIN"
 MIN_MAJOR = 15
+DIR_PREFIX = "highlights-pg-"
+OWNER_FILE = "owner.pid"
 SERVER_SETTINGS = (
     # Throwaway test data: durability buys nothing and costs seconds.
     "fsync=off", "synchronous_commit=off", "full_page_writes=off",
@@ -81,13 +83,43 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
+def _stop_and_remove(bindir: Path, root: Path) -> None:
+    if (root / "data" / "postmaster.pid").exists():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate",
+                                            "-w", "stop"]), capture_output=True, timeout=60)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(bindir: Path) -> None:
+    """Stop servers left behind by test sessions that were killed before they could stop them."""
+    for root in Path(tempfile.gettempdir()).glob(DIR_PREFIX + "*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if owner != os.getpid() and not _alive(owner):
+            _stop_and_remove(bindir, root)
+
+
 class LocalServer:
     """A throwaway server in a temporary directory (owned by ``postgres`` when we are root)."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         # Not under pytest's tmp dirs: those are 0700 root-only and ``postgres`` could not enter them.
-        self.root = Path(tempfile.mkdtemp(prefix="highlights-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.data = self.root / "data"
         self.logfile = self.root / "server.log"
         self.port = 0
@@ -113,12 +145,7 @@ class LocalServer:
         raise RuntimeError(f"PostgreSQL did not start in {self.root}:\n{last_error}")
 
     def stop(self) -> None:
-        if self.data.exists():
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run(_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.data),
-                                                "-m", "immediate", "-w", "stop"]),
-                               capture_output=True, timeout=60)
-        shutil.rmtree(self.root, ignore_errors=True)
+        _stop_and_remove(self.bindir, self.root)
 
     def _run(self, argv: list[str], timeout: float) -> None:
         result = subprocess.run(_as_server_user(argv), capture_output=True, text=True, timeout=timeout)
@@ -159,6 +186,7 @@ class _Session:
             self.skip = (f"PostgreSQL >= {MIN_MAJOR} binaries (initdb, pg_ctl) not found: install them, set "
                          f"{ENV_BIN} to their directory, or set {ENV_URL} to a running server")
             pytest.skip(self.skip)
+        reap_orphans(bindir)
         server = LocalServer(bindir)
         try:
             self.url = server.start()
