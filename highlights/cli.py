@@ -17,11 +17,13 @@ from storage.errors import StorageError
 def build_parser() -> argparse.ArgumentParser:
     from highlights import (
         cmd_bench,
+        cmd_bench_render,
         cmd_demo,
         cmd_detect,
         cmd_eval,
         cmd_jobs,
         cmd_params,
+        cmd_render,
         cmd_run,
         cmd_worker,
     )
@@ -29,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highlights", description="Find the highlights of Twitch VODs.")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run):
+    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
+                   cmd_render, cmd_bench_render):
         module.add_parser(sub)
     return parser
 
