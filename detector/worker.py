@@ -6,16 +6,20 @@ Consumes jobs from the ``JobQueue`` port and writes through the ``Repository`` p
     {"media": "/abs/video.mp4" | null, "chat": "/abs/chat.json" | null,
      "settings": {"top_k": 5, ...}, "vod_start": "2024-05-01T12:00:00+00:00" | null,
      "window": [start_s, end_s] | null, "device": "auto" | null,
-     "vod": {"twitch_vod_id": "...", "streamer_id": 1, "title": "..."} | null}
+     "vod": {"twitch_vod_id": "...", "streamer_id": 1, "title": "..."} | null,
+     "render": {"layout": "16:9", "captions": false} | null}
 
-becomes a ``DetectRequest``; the detector runs in a thread (``asyncio.to_thread``) while the event
-loop heartbeats every ``heartbeat_s`` of the job's kind (``storage.queue.timeouts``), writes
-progress and watches for a cancel request, a lost lease or a shutdown. Whatever stops the job
-reaches the detector through ``JobControl.should_abort`` (a ``threading.Event``) which the pipeline
-polls. Results: candidates stored as clips, ``result.json`` and ``report.html`` under the job's
-artifact folder, and a small result dict for ``queue.complete``. A ``DetectorError`` (bad input)
-fails the job for good with its ``code``; a full disk fails it with ``disk_full``; anything else
-(OOM, I/O) is retryable.
+becomes a ``DetectRequest`` (``render`` is for the render stage; detection ignores it). When the job
+has a guild and its ``vod`` names a streamer, that guild × streamer's current vote tuning
+(``repo.current_tuning``) is read as the job starts and applied under the job's own settings (an
+explicit setting wins); the result records the version and the votes behind it. The detector runs in
+a thread (``asyncio.to_thread``) while the event loop heartbeats every ``heartbeat_s`` of the job's
+kind (``storage.queue.timeouts``), writes progress and watches for a cancel request, a lost lease or
+a shutdown. Whatever stops the job reaches the detector through ``JobControl.should_abort`` (a
+``threading.Event``) which the pipeline polls. Results: candidates stored as clips, ``result.json``
+and ``report.html`` under the job's artifact folder, and a small result dict for ``queue.complete``.
+A ``DetectorError`` (bad input) fails the job for good with its ``code``; a full disk fails it with
+``disk_full``; anything else (OOM, I/O) is retryable.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from storage.artifacts import ArtifactStore
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
 from storage.queue.timeouts import KindTimeouts, with_overrides
-from storage.records import Job, JobKind, JobStatus
+from storage.records import Job, JobKind, JobStatus, Tuning
 from storage.repo.port import ClipDraft, Repository
 
 if TYPE_CHECKING:
@@ -49,7 +53,9 @@ DETECT_SPAN = (0.02, 0.90)
 STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70}
 """Rough share of the detector's time per pipeline stage (unknown stages get ``DEFAULT_STAGE_WEIGHT``)."""
 DEFAULT_STAGE_WEIGHT = 0.10
-_PAYLOAD_KEYS = frozenset({"media", "chat", "settings", "vod_start", "window", "device", "vod"})
+IDLE_WAIT_SLACK_S = 5.0
+"""How long past ``idle_s`` an idle worker waits for a queue's ``wait_for_jobs`` before giving up on it."""
+_PAYLOAD_KEYS = frozenset({"media", "chat", "settings", "vod_start", "window", "device", "vod", "render"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,17 @@ def request_from_payload(payload: dict[str, Any], default_device: str = "auto") 
                          vod_start=vod_start, window=(float(window[0]), float(window[1])) if window else None)
 
 
+def merge_tuning(payload: dict[str, Any], tuning: Tuning | None) -> dict[str, Any]:
+    """``payload`` with ``tuning``'s parameters under its own settings (names the table lacks are dropped)."""
+    from detector.params import PARAMS_BY_NAME
+
+    settings = payload.get("settings") or {}
+    if tuning is None or not tuning.params or not isinstance(settings, dict):
+        return payload
+    tuned = {k: v for k, v in tuning.params.items() if k in PARAMS_BY_NAME}
+    return {**payload, "settings": {**tuned, **settings}}
+
+
 class Worker:
     """Claims jobs of ``options.kinds`` one at a time and runs them (see the module docstring)."""
 
@@ -130,6 +147,8 @@ class Worker:
         self.options = options
         self.timeouts = with_overrides(options.timeouts)
         self._stopping = asyncio.Event()
+        self._recovered = asyncio.Event()
+        """Set when this worker re-queued stalled jobs: the idle wait ends so it can claim them at once."""
         self._control: JobControl | None = None
         self.handled = 0
 
@@ -166,10 +185,7 @@ class Worker:
                 if job is None:
                     if self.options.once:
                         break
-                    try:
-                        await asyncio.wait_for(self._stopping.wait(), self.options.idle_s)
-                    except TimeoutError:
-                        pass
+                    await self._idle()
                     continue
                 try:
                     await self.run_job(job)
@@ -181,6 +197,38 @@ class Worker:
             await asyncio.gather(recover, return_exceptions=True)
         return self.handled
 
+    async def _idle(self) -> None:
+        """Wait before the next claim: at most ``idle_s``, less when stopped or when the queue announces work.
+
+        A queue that offers ``wait_for_jobs`` (PostgreSQL: procrastinate's NOTIFY) wakes the worker as
+        soon as a job of its kinds is enqueued on any machine; on SQLite the worker just sleeps. Jobs this
+        worker's own recovery re-queued end the wait too (re-queues are not announced).
+        """
+        idle_s = self.options.idle_s
+        wait_for_jobs = getattr(self.queue, "wait_for_jobs", None)
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._stopping.wait()),
+                                           asyncio.ensure_future(self._recovered.wait())}
+        announced: asyncio.Future[Any] | None = None
+        if wait_for_jobs is not None:
+            announced = asyncio.ensure_future(wait_for_jobs(self.options.kinds, idle_s))
+            waits.add(announced)
+        try:
+            # With wait_for_jobs the timeout is a backstop (it has its own); without, it is the sleep.
+            await asyncio.wait(waits, timeout=idle_s + (IDLE_WAIT_SLACK_S if announced else 0.0),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            self._recovered.clear()
+        failure = announced.exception() if announced is not None and not announced.cancelled() else None
+        if failure is not None:  # never spin: sleep the interval instead
+            log.warning("waiting for new jobs failed (%s); sleeping %g s instead", failure, idle_s)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), idle_s)
+            except TimeoutError:
+                pass
+
     async def _recover_periodically(self) -> None:
         """Re-queue jobs whose worker died: cheap and idempotent, so every worker does it."""
         interval = min(t.heartbeat_s for t in self.timeouts.values())
@@ -188,6 +236,7 @@ class Worker:
             try:
                 recovered = await self.queue.recover_stalled()
                 if recovered:
+                    self._recovered.set()
                     log.warning("recovered stalled job(s) %s (their worker stopped heartbeating)", recovered)
             except Exception as exc:  # never let this task die: the next round may succeed
                 log.warning("recovering stalled jobs failed: %s", exc)
@@ -267,9 +316,11 @@ class Worker:
         from detector.export.json_out import clip_dict
         from detector.pipeline import detect
 
-        req = request_from_payload(job.payload, self.options.device)
+        tuning = await self._tuning(job)
+        req = request_from_payload(merge_tuning(job.payload, tuning), self.options.device)
         self.artifacts.ensure_free_space()
         control.report("starting", 0.0)
+        await control.confirm_owned()  # "starting" is written (and the lease renewed) before the heavy work
         result = await control.supervise(asyncio.to_thread(
             detect, req, progress=DetectorProgress(control), abort=control.should_abort))
         control.raise_if_stopped()
@@ -296,7 +347,16 @@ class Worker:
             "chat_lag_s": result.meta.get("chat_lag_s"),
             "device": result.meta.get("device"),
             "artifacts": {fmt: self.artifacts.relative(path) for fmt, path in written.items()},
+            "tuning": {"version": tuning.version, "votes_used": tuning.votes_used} if tuning and tuning.params else None,
         }
+
+    async def _tuning(self, job: Job) -> Tuning | None:
+        """The current vote tuning of the job's guild × streamer (None when the job names neither)."""
+        facts = job.payload.get("vod") if isinstance(job.payload.get("vod"), dict) else {}
+        streamer = facts.get("streamer_id") if facts else None
+        if not job.guild_id or not isinstance(streamer, int):
+            return None
+        return await self.repo.current_tuning(job.guild_id, streamer)
 
     async def _vod_id(self, payload: dict[str, Any], req: DetectRequest, duration_s: float) -> int | None:
         """The stored VOD the clips belong to: the payload's ``vod`` facts, keyed by the media's path."""

@@ -1,41 +1,98 @@
-"""``highlights bench``: speed, memory and recall of the detector on a synthetic VOD.
+"""``highlights bench [detector|queue]``: numbers for the detector or for the job queue.
 
-Generates (or reuses) an N-minute synthetic VOD with planted events, runs each stage in its own
-child process and prints, per stage, wall time, realtime factor, the ratio to the ffmpeg decode
-floor measured in the same run and peak RSS; then the in-memory kernel timing, the targets, the
-recall of planted events and the chat lag. Progress goes to stderr, the table to stdout.
+``highlights bench`` (or ``bench detector``) generates (or reuses) an N-minute synthetic VOD with
+planted events, runs each stage in its own child process and prints, per stage, wall time, realtime
+factor, the ratio to the ffmpeg decode floor measured in the same run and peak RSS; then the
+in-memory kernel timing, the targets, the recall of planted events and the chat lag.
+
+``highlights bench queue`` measures the job queue on SQLite and PostgreSQL side by side
+(``detector.bench.queue_bench``): enqueue→claim latency, enqueue and claim+complete throughput, the
+time from SIGKILL of a worker to its job running again, and lost or duplicated jobs.
+Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from detector.errors import ConfigError
 
+TARGETS = ("detector", "queue")
+_QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
+_DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
+_DEFAULTS: dict[str, Any] = {"minutes": 60.0, "profile": False, "device": "auto", "keep": None,
+                             "chat_format": "jsonl", "repeats": 7, "jobs": 1000, "samples": 30, "backend": "both",
+                             "storage": None, "lease": None, "poll_interval": None}
+"""Every option's default: an option of the other target left at its default is not an error."""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="time and measure each stage on a synthetic VOD",
+    p = sub.add_parser("bench", help="benchmark the detector's stages, or the job queue (bench queue)",
                        description="Benchmark the detector's stages (wall time, realtime factor, ratio to "
-                                   "the ffmpeg decode floor, peak RSS) and the recall of planted events.")
-    p.add_argument("--minutes", type=float, default=60.0, help="length of the synthetic VOD (default 60)")
-    p.add_argument("--profile", action="store_true",
-                   help="also run the compute stages under torch.profiler and report device time / wall")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "torch-cpu"],
-                   help="compute device (auto: GPU when available; with --profile, torch-cpu without one)")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="keep the generated VOD in DIR and reuse it next time (default: a temp folder)")
+                                   "the ffmpeg decode floor, peak RSS) and the recall of planted events; "
+                                   "or, with 'queue', the job queue on SQLite and PostgreSQL.")
+    p.add_argument("target", nargs="?", default="detector", choices=TARGETS,
+                   help="what to benchmark (default detector)")
+    det = p.add_argument_group("detector options")
+    det.add_argument("--minutes", type=float, default=_DEFAULTS["minutes"],
+                     help="length of the synthetic VOD (default 60)")
+    det.add_argument("--profile", action="store_true",
+                     help="also run the compute stages under torch.profiler and report device time / wall")
+    det.add_argument("--device", default=_DEFAULTS["device"], choices=["auto", "cpu", "cuda", "torch-cpu"],
+                     help="compute device (auto: GPU when available; with --profile, torch-cpu without one)")
+    det.add_argument("--keep", type=Path, metavar="DIR",
+                     help="keep the generated VOD in DIR and reuse it next time (default: a temp folder)")
+    det.add_argument("--chat-format", default=_DEFAULTS["chat_format"], choices=["jsonl", "twitchdownloader"],
+                     help="format of the generated chat log (default jsonl)")
+    det.add_argument("--repeats", type=int, default=_DEFAULTS["repeats"],
+                     help="kernel timing repetitions, at least 5 (default 7)")
+    que = p.add_argument_group("queue options (bench queue)")
+    que.add_argument("--jobs", type=int, default=_DEFAULTS["jobs"],
+                     help="small jobs for the throughput rows (default 1000)")
+    que.add_argument("--samples", type=int, default=_DEFAULTS["samples"],
+                     help="jobs timed one by one for the latency rows (default 30)")
+    que.add_argument("--backend", default=_DEFAULTS["backend"], choices=["sqlite", "postgres", "both"],
+                     help="which backends to measure, side by side (default both)")
+    que.add_argument("--storage", metavar="URL",
+                     help="postgresql://… server for the PostgreSQL column (default $HIGHLIGHTS_BENCH_PG_URL; the "
+                          "bench makes a scratch database there and drops it), or sqlite:///NEW_FILE for the SQLite one")
+    que.add_argument("--lease", type=float, metavar="S",
+                     help="lease for the SIGKILL recovery (default: the real one from storage.queue.timeouts)")
+    que.add_argument("--poll-interval", type=float, metavar="S",
+                     help="workers' pause between claims while idle (default: the worker's default)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
-    p.add_argument("--chat-format", default="jsonl", choices=["jsonl", "twitchdownloader"],
-                   help="format of the generated chat log (default jsonl)")
-    p.add_argument("--repeats", type=int, default=7, help="kernel timing repetitions, at least 5 (default 7)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
 
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) != _DEFAULTS[n]]
+
+
+def _write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    from detector.export.atomic import write_text_atomic
+
+    write_text_atomic(args.json, json.dumps(data, indent=1) + "\n")
+    if not args.quiet:
+        print(f"wrote {args.json}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.target == "queue":
+        return run_queue(args)
+    misplaced = _given(args, _QUEUE_ONLY)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench queue'.")
+    return run_detector(args)
+
+
+def run_detector(args: argparse.Namespace) -> int:
     from detector.bench.report import format_table, to_json
     from detector.bench.runner import BenchOptions, run_bench
 
@@ -47,9 +104,31 @@ def run(args: argparse.Namespace) -> int:
     report = run_bench(opts, say)
     print(format_table(report))
     if args.json:
-        from detector.export.atomic import write_text_atomic
+        _write_json(args, to_json(report))
+    return 0
 
-        write_text_atomic(args.json, json.dumps(to_json(report), indent=1) + "\n")
-        if not args.quiet:
-            print(f"wrote {args.json}", file=sys.stderr)
+
+def run_queue(args: argparse.Namespace) -> int:
+    from detector.bench.queue_bench import QueueBenchOptions, run_queue_bench
+    from detector.bench.queue_databases import choose_targets
+    from detector.bench.queue_report import format_table, to_json
+
+    misplaced = _given(args, _DETECTOR_ONLY)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench detector'.")
+    if args.jobs < 1 or args.samples < 1:
+        raise ConfigError("--jobs and --samples must be at least 1.")
+    if args.lease is not None and not 0.5 <= args.lease <= 3600:
+        raise ConfigError(f"--lease {args.lease:g} is out of range.", hint="Give 0.5 to 3600 seconds.")
+    if args.poll_interval is not None and not 0.01 <= args.poll_interval <= 60:
+        raise ConfigError(f"--poll-interval {args.poll_interval:g} is out of range.", hint="Give 0.01 to 60 seconds.")
+    opts = QueueBenchOptions(jobs=args.jobs, samples=args.samples, lease_s=args.lease)
+    if args.poll_interval is not None:
+        opts = replace(opts, idle_s=args.poll_interval)
+    targets = choose_targets(args.backend, args.storage)
+    say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench queue: {m}", file=sys.stderr, flush=True))
+    report = asyncio.run(run_queue_bench(opts, targets, say))
+    print(format_table(report))
+    if args.json:
+        _write_json(args, to_json(report))
     return 0

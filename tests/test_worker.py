@@ -257,7 +257,9 @@ async def _shutdown_then_second_worker(storage: Storage, artifacts: ArtifactStor
     first: Worker | None = None
 
     async def hook(job_id: int, stage: str | None) -> None:
-        if stage == "starting" and first is not None and not first.stopping:
+        # At the job's first progress write, whichever stage it names (under load the worker may
+        # coalesce "starting" with the next stage into one write).
+        if first is not None and not first.stopping:
             first.stop()  # as SIGTERM, with the worker's --grace
 
     first = worker(RecordingQueue(storage.queue, hook), storage, artifacts, "first", grace_s=grace_s)

@@ -14,11 +14,11 @@ import logging
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from storage.clock import after, from_text, maybe_from_text, to_text, utcnow
 from storage.errors import JobNotFound, StorageError
+from storage.queue.stalls import stall_verdict
 from storage.queue.timeouts import KindTimeouts, backoff_s, with_overrides
 from storage.records import EnqueueResult, Heartbeat, Job, JobKind, JobRequest, JobStatus
 from storage.sqlite_db import SqliteDatabase, Transaction
@@ -252,22 +252,10 @@ class SqliteJobQueue:
         async with self._db.write() as tx:
             for row in await tx.fetchall("SELECT * FROM jobs WHERE status = 'running'"):
                 job = job_from_row(row)
-                limits = self._timeouts[job.kind]
-                overran = job.started_at is not None and now - job.started_at > timedelta(seconds=limits.max_runtime_s)
-                expired = job.lease_expires_at is None or job.lease_expires_at < now
-                if not (overran or expired):
+                verdict = stall_verdict(job, self._timeouts[job.kind], now)
+                if verdict is None:
                     continue
-                code: str | None
-                text: str | None
-                if overran:
-                    status, code = JobStatus.FAILED, "timeout"
-                    text = f"ran longer than its limit of {limits.max_runtime_s:.0f} s"
-                elif job.cancel_requested:
-                    status, code, text = JobStatus.CANCELLED, job.error_code, job.error_message
-                else:
-                    status = JobStatus.QUEUED if job.attempts < job.max_attempts else JobStatus.FAILED
-                    code = "lease_expired"
-                    text = f"worker {job.lease_owner} stopped renewing its lease (attempt {job.attempts}/{job.max_attempts})"
+                status, code, text = verdict.status, verdict.error_code, verdict.error_message
                 queued = status is JobStatus.QUEUED
                 await tx.execute(
                     "UPDATE jobs SET status = ?, error_code = ?, error_message = ?, lease_expires_at = NULL, "

@@ -28,12 +28,14 @@ class KindTimeouts:
     backoff_max_s: float
 
 
+# A 20 s lease renewed every 5 s survives three missed heartbeats (a database hiccup) and lets a dead
+# worker's job run again within ~25 s (lease + one stalled-job scan): `highlights bench queue`.
 TIMEOUTS: dict[JobKind, KindTimeouts] = {
-    JobKind.DETECT: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=6 * 3600.0, max_attempts=3,
+    JobKind.DETECT: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=6 * 3600.0, max_attempts=3,
                                  backoff_base_s=30.0, backoff_max_s=900.0),
-    JobKind.POLL: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=300.0, max_attempts=5,
+    JobKind.POLL: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=300.0, max_attempts=5,
                                backoff_base_s=10.0, backoff_max_s=600.0),
-    JobKind.CLEANUP: KindTimeouts(lease_s=30.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
+    JobKind.CLEANUP: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
                                   backoff_base_s=60.0, backoff_max_s=600.0),
 }
 
