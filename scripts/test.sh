@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch 2.13.0 is the CPU build on this project's machines; a GPU machine installs its own build first.
-.venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[dev,worker,postgres]"
+.venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[dev,worker,postgres,bot]"
 .venv/bin/lint-imports
 if url="$(bash scripts/pg.sh start)"; then
     export HIGHLIGHTS_TEST_PG_URL="$url"

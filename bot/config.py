@@ -1,0 +1,84 @@
+"""The bot's configuration: the environment (token, folders, limits) → one frozen ``BotConfig``.
+
+Consumes ``os.environ`` (or a mapping in tests) and the storage URL; produces ``BotConfig``. Every
+timing and default limit the bot uses is here, with its unit, so tests can shorten them.
+
+Environment:
+  ``DISCORD_TOKEN``               the bot token (without it the bot does not start)
+  ``HIGHLIGHTS_BOT_MEDIA_DIR``    local VOD files inside this folder may be requested by path
+  ``HIGHLIGHTS_BOT_STATE``        the bot's small state file (default: ``bot-state.json`` in the
+                                  artifact root)
+  ``HIGHLIGHTS_BOT_SYNC_GUILD``   register the slash commands in this guild only (instant; for testing)
+  ``HIGHLIGHTS_BOT_SYNC``         ``0`` skips registering slash commands at start-up
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import BotConfigError
+from storage.artifacts import ArtifactStore
+from storage.tuning import TuningOptions
+
+ENV_TOKEN = "DISCORD_TOKEN"
+ENV_MEDIA_DIR = "HIGHLIGHTS_BOT_MEDIA_DIR"
+ENV_STATE = "HIGHLIGHTS_BOT_STATE"
+ENV_SYNC_GUILD = "HIGHLIGHTS_BOT_SYNC_GUILD"
+ENV_SYNC = "HIGHLIGHTS_BOT_SYNC"
+STATE_FILE = "bot-state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    """How the bot behaves; the defaults are the production values."""
+
+    artifacts: ArtifactStore
+    state_path: Path
+    token: str | None = None
+    media_root: Path | None = None
+    """Local files may be requested only inside this folder (None: local files are refused)."""
+    sync_commands: bool = True
+    sync_guild_id: int | None = None
+    card_poll_s: float = 2.0
+    """How often tracked job cards read their job (s)."""
+    card_edit_interval_s: float = 5.0
+    """A card is edited at most once per this interval (s)."""
+    webhook_edit_max_age_s: float = 14 * 60.0
+    """Interaction tokens last 15 min: older cards are edited through the channel instead (s)."""
+    post_poll_s: float = 10.0
+    """How often finished jobs are checked for clips still to post (s)."""
+    post_max_age_s: float = 24 * 3600.0
+    """Jobs that finished longer ago than this are never posted (a first start on an old database)."""
+    requests_per_hour: int = 6
+    """Default per-user limit of /highlights requests per rolling hour (a guild may change it)."""
+    active_jobs_per_user: int = 2
+    """Default per-user limit of queued or running jobs (a guild may change it)."""
+    tuning: TuningOptions = field(default_factory=TuningOptions)
+    retune_every: int = 5
+    """Fit again after this many new votes since the current tuning."""
+
+    @classmethod
+    def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
+        env = os.environ if env is None else env
+        artifacts = ArtifactStore.for_storage(storage_url)
+        media = env.get(ENV_MEDIA_DIR) or None
+        media_root = Path(media).expanduser().absolute() if media else None
+        if media_root is not None and not media_root.is_dir():
+            raise BotConfigError(f"{ENV_MEDIA_DIR}={media} is not a folder; create it or unset the variable.")
+        sync_guild = env.get(ENV_SYNC_GUILD) or None
+        if sync_guild is not None and not sync_guild.isdigit():
+            raise BotConfigError(f"{ENV_SYNC_GUILD} must be a guild id (digits), got {sync_guild!r}.")
+        state = env.get(ENV_STATE) or None
+        values: dict[str, object] = {
+            "artifacts": artifacts,
+            "state_path": Path(state).expanduser().absolute() if state else artifacts.root / STATE_FILE,
+            "token": (env.get(ENV_TOKEN) or "").strip() or None,
+            "media_root": media_root,
+            "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
+            "sync_guild_id": int(sync_guild) if sync_guild else None,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,262 @@
+"""Posting a finished job's clips: one thread per job, one message per clip, then the reel — exactly once.
+
+Consumes succeeded DETECT jobs (from the queue), their clips (from the repository: rank, score,
+explanation, rendered files, and the message id once posted) and the artifact files; produces
+Discord messages. Idempotent: a clip's message id is stored in the database right after it is
+sent, so a restart skips it; a message sent just before a crash (but not yet recorded) is found in
+the thread by the ``clip <id>`` mark in its footer and recorded instead of posted again. A job is
+marked done in the bot state only when every clip (and the reel) is posted, so nothing is lost.
+
+Video choice per clip: the requested layout if its file fits ``guild.filesize_limit``, else the
+largest other render that fits, else no file and a note saying why (the VOD link still works).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import BotError
+from bot.state import BotState, JobPost
+from bot.views.clip_post import clip_embed, clip_id_of
+from bot.views.job_card import job_label
+from bot.views.votes import vote_view
+from storage.clock import utcnow
+from storage.errors import StorageError
+from storage.queue.port import JobQueue
+from storage.records import Clip, Job, JobKind, JobStatus
+from storage.repo.port import Repository
+
+if TYPE_CHECKING:
+    from bot.config import BotConfig
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov", ".mkv"})
+NOT_VIDEO = frozenset({"thumb", "thumbnail", "poster"})
+UPLOAD_MARGIN = 64 * 1024
+"""Bytes kept free under the upload limit for the rest of the request."""
+MIB = 1024 * 1024
+REEL_MARK = "reel of job {job_id}"
+RETRY_MAX_S = 300.0
+PRUNE_EVERY_S = 3600.0
+
+
+class PostingError(BotError):
+    """A job's clips cannot be posted where they should go (e.g. the channel cannot hold threads)."""
+
+    code = "posting"
+
+
+class Poster:
+    def __init__(self, client: discord.Client, queue: JobQueue, repo: Repository, state: BotState,
+                 config: BotConfig) -> None:
+        self.client = client
+        self.queue = queue
+        self.repo = repo
+        self.state = state
+        self.config = config
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._retry_at: dict[int, tuple[float, int]] = {}
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="clip-poster")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def job_finished(self, job: Job) -> None:
+        """The card tracker saw ``job`` succeed: post now rather than at the next poll."""
+        self.kick()
+
+    async def _loop(self) -> None:
+        await self.client.wait_until_ready()  # the guild cache (upload limits, channels) is filled by then
+        pruned = float("-inf")
+        while True:
+            try:
+                await self.run_once()
+                if time.monotonic() - pruned > PRUNE_EVERY_S:
+                    pruned = time.monotonic()
+                    await self.state.prune_posts(2 * self.config.post_max_age_s)
+            except StorageError as exc:
+                log.warning("posting clips: the database is not reachable (%s); trying again later", exc)
+            except Exception:
+                log.exception("posting clips failed; trying again at the next poll")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.config.post_poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Post what is still unposted of recently succeeded jobs; the number of jobs completed."""
+        async with self._lock:
+            jobs = await self.queue.list_jobs(statuses=[JobStatus.SUCCEEDED], limit=50)
+            oldest = utcnow() - timedelta(seconds=self.config.post_max_age_s)
+            done = 0
+            for job in sorted(jobs, key=lambda j: j.id):
+                if job.kind is not JobKind.DETECT or not job.guild_id or not job.channel_id:
+                    continue
+                if job.finished_at is not None and job.finished_at < oldest:
+                    continue
+                retry = self._retry_at.get(job.id)
+                if retry is not None and time.monotonic() < retry[0]:
+                    continue
+                if (await self.state.post(job.id)).done:
+                    continue
+                try:
+                    if (await self._post_job(job)).done:
+                        done += 1
+                        self._retry_at.pop(job.id, None)
+                except (discord.HTTPException, PostingError) as exc:
+                    failures = (retry[1] if retry else 0) + 1
+                    wait = min(RETRY_MAX_S, 5.0 * 2 ** failures)
+                    self._retry_at[job.id] = (time.monotonic() + wait, failures)
+                    log.warning("posting the clips of job %d failed (%s); trying again in %.0f s", job.id, exc, wait)
+            return done
+
+    async def post_job(self, job: Job) -> JobPost:
+        """Post ``job``'s clips now (serialised with the background loop)."""
+        async with self._lock:
+            return await self._post_job(job)
+
+    async def _post_job(self, job: Job) -> JobPost:
+        post = await self.state.post(job.id)
+        clips = await self.repo.list_clips(job.id)
+        reel = _reel_path(job)
+        pending = [c for c in clips if c.message_id is None]
+        if not pending and (reel is None or post.reel_message_id):
+            return await self.state.set_post(replace(post, done=True))
+        if job.guild_id is None or job.channel_id is None:
+            raise PostingError(f"job {job.id} names no guild or channel to post in")
+        settings = await self.state.guild(job.guild_id)
+        channel_id = settings.clip_channel_id or job.channel_id
+        thread_id = post.thread_id or next((c.thread_id for c in clips if c.thread_id), None)
+        found: dict[str, str] = {}
+        if thread_id is None:
+            thread_id = await self._open_thread(int(channel_id), job)
+            post = await self.state.set_post(replace(post, thread_id=thread_id))
+        else:  # an earlier run got this far: what it sent but did not record is found by its footer
+            found = await self._already_sent(int(thread_id))
+        target = self.client.get_partial_messageable(int(thread_id), guild_id=int(job.guild_id))
+        limit = self._upload_limit(job.guild_id)
+        vod_id, source_name = _vod_facts(job)
+        layout = str(((job.payload or {}).get("render") or {}).get("layout") or "16:9")
+        for clip in pending:
+            sent = found.get(f"clip {clip.id}")
+            if sent is None:
+                path, note = self._choose_video(clip, layout, limit, twitch=vod_id is not None)
+                embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=note)
+                file = discord.File(path, filename=f"clip-{clip.id}{path.suffix}") if path else None
+                message = await target.send(embed=embed, file=file, view=vote_view(clip))  # type: ignore[arg-type]
+                sent = str(message.id)
+            await self.repo.set_clip_message(clip.id, message_id=sent, channel_id=str(channel_id),
+                                             thread_id=str(thread_id))
+        if reel is not None and not post.reel_message_id:
+            reel_id = found.get(REEL_MARK.format(job_id=job.id)) or await self._send_reel(target, job, reel, limit)
+            post = await self.state.set_post(replace(post, reel_message_id=reel_id))
+        log.info("posted %d clip(s) of job %d in thread %s", len(pending), job.id, thread_id)
+        return await self.state.set_post(replace(post, done=True))
+
+    async def _open_thread(self, channel_id: int, job: Job) -> str:
+        channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+        if isinstance(channel, discord.Thread):
+            return str(channel.id)  # requested inside a thread: post there
+        if not isinstance(channel, discord.TextChannel):
+            raise PostingError(f"channel {channel_id} cannot hold clip threads; choose a text channel with /setup")
+        name = f"Highlights · {job_label(job)} · job {job.id}"[:100]
+        thread = await channel.create_thread(name=name, type=discord.ChannelType.public_thread,
+                                             auto_archive_duration=1440, reason=f"clips of job {job.id}")
+        return str(thread.id)
+
+    async def _already_sent(self, thread_id: int) -> dict[str, str]:
+        """Marks (``clip <id>``, ``reel of job <id>``) of the bot's messages in the thread → message ids."""
+        marks: dict[str, str] = {}
+        me = self.client.user.id if self.client.user else None
+        channel = self.client.get_partial_messageable(thread_id)
+        async for message in channel.history(limit=200):
+            if message.author.id != me:
+                continue
+            embeds: list[dict[str, Any]] = [dict(e.to_dict()) for e in message.embeds]  # type: ignore[arg-type]
+            clip_id = clip_id_of(embeds)
+            if clip_id is not None:
+                marks[f"clip {clip_id}"] = str(message.id)
+            for e in embeds:
+                footer = str((e.get("footer") or {}).get("text") or "")
+                if footer.startswith("reel of job "):
+                    marks[footer] = str(message.id)
+        return marks
+
+    def _upload_limit(self, guild_id: str) -> int:
+        guild = self.client.get_guild(int(guild_id))
+        limit = guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        return max(limit - UPLOAD_MARGIN, 0)
+
+    def _choose_video(self, clip: Clip, layout: str, limit: int, *, twitch: bool) -> tuple[Path | None, str | None]:
+        """The file to attach (None: none fits or none was rendered) and a note for the embed."""
+        renders: list[tuple[int, Path]] = []
+        for key, rel in (clip.files or {}).items():
+            if key in NOT_VIDEO:
+                continue
+            try:
+                path = self.config.artifacts.resolve(rel)
+            except StorageError:
+                log.warning("clip %d: file %r is outside the artifact root; ignored", clip.id, rel)
+                continue
+            if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+                renders.append((0 if key == layout else 1, path))
+        if not renders:
+            return None, (None if not clip.files else "The rendered video is missing on the server.")
+        renders.sort(key=lambda r: (r[0], -r[1].stat().st_size))
+        for _, path in renders:
+            if path.stat().st_size <= limit:
+                return path, None
+        smallest = min(p.stat().st_size for _, p in renders)
+        where = " Watch it on Twitch with the link above." if twitch else ""
+        return None, (f"The video ({smallest / MIB:.1f} MiB) is over this server's upload limit "
+                      f"({(limit + UPLOAD_MARGIN) / MIB:.0f} MiB).{where}")
+
+    async def _send_reel(self, target: discord.PartialMessageable, job: Job, reel: str, limit: int) -> str:
+        embed = discord.Embed(title="Compilation reel", colour=discord.Colour.gold())
+        embed.set_footer(text=REEL_MARK.format(job_id=job.id))
+        file: discord.File | None = None
+        try:
+            path = self.config.artifacts.resolve(reel)
+        except StorageError:
+            path = None
+        if path is not None and path.is_file() and path.stat().st_size <= limit:
+            file = discord.File(path, filename=f"reel-{job.id}{path.suffix}")
+        else:
+            embed.description = "The reel is too large to upload here (or missing)."
+        message = await target.send(embed=embed, file=file)  # type: ignore[arg-type]
+        return str(message.id)
+
+
+def _reel_path(job: Job) -> str | None:
+    reel = (job.result or {}).get("reel")
+    if isinstance(reel, dict):
+        reel = reel.get("path")
+    return str(reel) if reel else None
+
+
+def _vod_facts(job: Job) -> tuple[str | None, str | None]:
+    payload = job.payload or {}
+    vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    twitch = str(vod["twitch_vod_id"]) if vod and vod.get("twitch_vod_id") else None
+    media = payload.get("media") or payload.get("chat")
+    return twitch, Path(str(media)).name if media else None

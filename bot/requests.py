@@ -1,0 +1,179 @@
+"""Requests: /highlights (check, defer, enqueue or join, job card), /cancel and the card's cancel button, /jobs.
+
+Consumes interactions and their options; produces queue jobs (through the ``JobQueue`` port), job
+cards (tracked by ``bot.cards``) and short answers. Order matters for Discord's 3-second deadline:
+what needs no I/O (guild, permission, the VOD reference, the rate limit) is checked first and
+answered at once; then the interaction is deferred before the first database call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import BadOption, NotAllowed, NotFound
+from bot.limits import RateLimiter, check_quota
+from bot.permissions import is_admin, require_guild, require_requester
+from bot.replies import ANSWERED, tell
+from bot.state import BotState, CardRef
+from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label
+from bot.vodref import VodRef, parse_vod
+from storage.clock import utcnow
+from storage.errors import JobNotFound
+from storage.queue.port import JobQueue
+from storage.records import Job, JobKind, JobRequest, JobStatus, Priority
+from storage.repo.port import Repository
+
+if TYPE_CHECKING:
+    from bot.cards import CardTracker
+    from bot.config import BotConfig
+
+log = logging.getLogger(__name__)
+
+LOGIN = re.compile(r"[A-Za-z0-9_]{3,25}")
+LAYOUTS = ("16:9", "9:16")
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def check_login(login: str) -> str:
+    """A Twitch login, lower-cased; ``BadOption`` if it cannot be one."""
+    login = (login or "").strip().lstrip("@")
+    if "twitch.tv/" in login:
+        login = login.rsplit("twitch.tv/", 1)[1].strip("/")
+    if not LOGIN.fullmatch(login):
+        raise BadOption(f"`{login[:40]}` is not a Twitch login (3–25 letters, digits or _).")
+    return login.lower()
+
+
+def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool, streamer_id: int | None
+                   ) -> dict[str, Any]:
+    """The DETECT job payload (see ``detector.worker``) for a checked reference and the command's options."""
+    return {
+        "media": str(ref.media) if ref.media else None,
+        "chat": str(ref.chat) if ref.chat else None,
+        "settings": {"top_k": int(top)} if top else {},
+        "vod": {"twitch_vod_id": ref.twitch_vod_id, "source": ref.source, "streamer_id": streamer_id},
+        "render": {"layout": layout, "captions": bool(captions)},
+    }
+
+
+class Requests:
+    def __init__(self, queue: JobQueue, repo: Repository, state: BotState, config: BotConfig,
+                 cards: CardTracker, limiter: RateLimiter | None = None) -> None:
+        self.queue = queue
+        self.repo = repo
+        self.state = state
+        self.config = config
+        self.cards = cards
+        self.limiter = limiter or RateLimiter()
+
+    async def highlights(self, interaction: discord.Interaction[Any], vod: str, *, top: int | None = None,
+                         layout: str | None = None, captions: bool | None = None, streamer: str | None = None) -> None:
+        guild_id = require_guild(interaction)
+        user_id = str(interaction.user.id)
+        settings = await self.state.guild(guild_id)  # in memory once loaded
+        require_requester(interaction, settings)
+        ref = parse_vod(vod, self.config.media_root)
+        if layout is not None and layout not in LAYOUTS:
+            raise BadOption(f"Layout must be one of {', '.join(LAYOUTS)}.")
+        login = check_login(streamer) if streamer else None
+        admin = is_admin(interaction)
+        key = (guild_id, user_id)
+        if not admin:
+            self.limiter.check(key, settings.requests_per_hour if settings.requests_per_hour is not None
+                               else self.config.requests_per_hour)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # before the first database call
+        if not admin:
+            quota = settings.active_jobs_per_user
+            await check_quota(self.queue, guild_id, user_id,
+                              quota if quota is not None else self.config.active_jobs_per_user)
+        streamer_id = (await self.repo.upsert_streamer(login)).id if login else None
+        payload = detect_payload(ref, top=top, layout=layout or LAYOUTS[0], captions=bool(captions),
+                                 streamer_id=streamer_id)
+        result = await self.queue.enqueue(JobRequest(
+            kind=JobKind.DETECT, payload=payload, dedupe_key=ref.dedupe_key(guild_id),
+            priority=Priority.ADMIN if admin else Priority.PERSON, requested_by=user_id, guild_id=guild_id,
+            channel_id=str(interaction.channel_id) if interaction.channel_id else None))
+        job = result.job
+        if result.created:
+            self.limiter.record(key)
+            text = f"Queued job #{job.id} for {ref.label}. Its card below shows how it goes."
+        else:
+            text = (f"{ref.label} is already being processed here (job #{job.id}); you joined it — "
+                    "its own options apply. Its card is below.")
+        interaction.extras[ANSWERED] = True
+        await interaction.edit_original_response(content=text)
+        await self._send_card(interaction, job)
+
+    async def _send_card(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        position = await self.queue.queue_position(job.id) if job.status is JobStatus.QUEUED else None
+        embed = card_embed(job, now=utcnow().replace(microsecond=0), position=position)
+        view = card_view(job)
+        message = await interaction.followup.send(embed=embed, view=view or discord.utils.MISSING, wait=True)
+        channel_id = message.channel.id if message.channel else interaction.channel_id
+        await self.cards.track(CardRef(job_id=job.id, message_id=str(message.id), channel_id=str(channel_id)),
+                               embed, webhook_message=message)
+
+    # -- cancel -------------------------------------------------------------------------------------------
+    async def cancel(self, interaction: discord.Interaction[Any], job_id: int) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        job = await self._guild_job(guild_id, job_id)
+        if job.requested_by != str(interaction.user.id) and not is_admin(interaction):
+            raise NotAllowed(f"Only the person who requested job #{job.id} or a server admin can cancel it.")
+        if not job.status.active:
+            await tell(interaction, f"Job #{job.id} is already {STATUS_TEXT[job.status]}.")
+            return
+        job = await self.queue.cancel(job.id, by=str(interaction.user.id))
+        self.cards.kick()
+        if job.status is JobStatus.CANCELLED:
+            await tell(interaction, f"Cancelled job #{job.id}.")
+        else:
+            await tell(interaction, f"Cancel requested: the worker stops job #{job.id} within seconds.")
+
+    async def _guild_job(self, guild_id: str, job_id: int) -> Job:
+        try:
+            job = await self.queue.get(int(job_id))
+        except JobNotFound:
+            job = None
+        if job is None or job.guild_id != guild_id or job.kind is not JobKind.DETECT:
+            raise NotFound(f"There is no job #{job_id} in this server. /jobs lists them.")
+        return job
+
+    async def cancellable(self, interaction: discord.Interaction[Any], typed: str) -> list[tuple[str, int]]:
+        """Autocomplete for /cancel: the user's (an admin: everyone's) active jobs here."""
+        if interaction.guild_id is None:
+            return []
+        mine = None if is_admin(interaction) else str(interaction.user.id)
+        jobs = await self.queue.list_jobs(statuses=ACTIVE, guild_id=str(interaction.guild_id), requested_by=mine,
+                                          limit=25)
+        return [(f"#{j.id} {job_label(j)} ({STATUS_TEXT[j.status]})"[:100], j.id) for j in jobs
+                if typed.strip().lstrip("#") in str(j.id) or typed.lower() in job_label(j).lower()]
+
+    # -- jobs ---------------------------------------------------------------------------------------------
+    async def jobs(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        active = await self.queue.list_jobs(statuses=ACTIVE, guild_id=guild_id, limit=20)
+        recent = await self.queue.list_jobs(statuses=[JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED],
+                                            guild_id=guild_id, limit=5)
+        lines = ["**Waiting or running**"] if active else ["Nothing is waiting or running here."]
+        for job in sorted(active, key=lambda j: j.id):
+            lines.append(await self._line(job))
+        if recent:
+            lines.append("**Recently finished**")
+            lines.extend([await self._line(j) for j in recent])
+        await tell(interaction, "\n".join(lines))
+
+    async def _line(self, job: Job) -> str:
+        state = STATUS_TEXT[job.status]
+        if job.status is JobStatus.QUEUED:
+            position = await self.queue.queue_position(job.id)
+            state += f" (#{position} in line)" if position else ""
+        elif job.status is JobStatus.RUNNING:
+            state += f" {job.progress * 100:.0f}% {job.stage or ''}".rstrip()
+        who = f" — <@{job.requested_by}>" if job.requested_by and job.requested_by.isdigit() else ""
+        return f"#{job.id} {job_label(job)}: {state}{who}"

@@ -1,0 +1,133 @@
+"""The job card: a job's state as an embed (queue position, stage, percent, ETA) and its cancel button.
+
+Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with,
+the time now); produces a ``discord.Embed`` and a view. Pure functions: the same inputs give the
+same card, so the tracker edits a message only when its card really changed.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+import discord
+
+from storage.records import Job, JobStatus
+
+CANCEL_ID = "hl:cancel:{job_id}"
+CANCEL_TEMPLATE = r"hl:cancel:(?P<job>[0-9]{1,18})"
+BAR_WIDTH = 16
+COLOURS = {
+    JobStatus.QUEUED: discord.Colour.light_grey(),
+    JobStatus.RUNNING: discord.Colour.blurple(),
+    JobStatus.SUCCEEDED: discord.Colour.green(),
+    JobStatus.FAILED: discord.Colour.red(),
+    JobStatus.CANCELLED: discord.Colour.dark_grey(),
+}
+STATUS_TEXT = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.RUNNING: "running",
+    JobStatus.SUCCEEDED: "done",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+def job_label(job: Job) -> str:
+    """Short name of what the job works on (Twitch VOD id or file name)."""
+    payload: dict[str, Any] = job.payload or {}
+    vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    if vod and vod.get("twitch_vod_id"):
+        return f"Twitch VOD {vod['twitch_vod_id']}"
+    for key in ("media", "chat"):
+        if payload.get(key):
+            return PurePath(str(payload[key])).name
+    return f"job {job.id}"
+
+
+def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    done = int(round(min(max(fraction, 0.0), 1.0) * width))
+    return "█" * done + "░" * (width - done)
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``3 min``, ``1 h 05 min``."""
+    s = max(int(math.ceil(seconds)), 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def eta_seconds(job: Job, now: datetime) -> float | None:
+    """Time left for a running job from its progress so far (None until there is enough to go on)."""
+    if job.status is not JobStatus.RUNNING or job.started_at is None or job.progress < 0.03:
+        return None
+    elapsed = (now - job.started_at).total_seconds()
+    if elapsed <= 0:
+        return None
+    return elapsed * (1.0 - job.progress) / job.progress
+
+
+def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_from: int | None = None,
+               clips: int | None = None) -> discord.Embed:
+    """The card of ``job`` at ``now``; ``tuned_from``: votes behind the tuning this job uses."""
+    embed = discord.Embed(title=f"Highlights · {job_label(job)}", colour=COLOURS[job.status])
+    status = "cancelling…" if job.cancel_requested and job.status.active else STATUS_TEXT[job.status]
+    embed.add_field(name="Status", value=status, inline=True)
+    if job.status is JobStatus.QUEUED:
+        embed.add_field(name="Queue", value=f"#{position}" if position else "waiting", inline=True)
+    if job.status is JobStatus.RUNNING:
+        stage = job.stage or "starting"
+        embed.add_field(name="Stage", value=stage, inline=True)
+        embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%",
+                        inline=False)
+        eta = eta_seconds(job, now)
+        embed.add_field(name="ETA", value=f"about {human_duration(eta)}" if eta is not None else "estimating…",
+                        inline=True)
+    if job.status is JobStatus.SUCCEEDED:
+        found = clips if clips is not None else len((job.result or {}).get("clips") or [])
+        embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
+    if job.status is JobStatus.FAILED:
+        embed.add_field(name="Error", value=_error_text(job), inline=False)
+    if tuned_from:
+        embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
+    embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
+    return embed
+
+
+def card_view(job: Job) -> discord.ui.View | None:
+    """The cancel button while the job can still be cancelled; None once it ended."""
+    if not job.status.active or job.cancel_requested:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job.id))
+    view.stop()  # dispatched by custom_id (DynamicItem): no per-message copy kept in memory
+    return view
+
+
+def _error_text(job: Job) -> str:
+    text = job.error_message or job.error_code or "unknown error"
+    if job.error_code:
+        text = f"`{job.error_code}` {job.error_message or ''}".strip()
+    return text[:1000]
+
+
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANCEL_TEMPLATE):
+    """The card's cancel button; its ``custom_id`` carries the job id, so it works after a restart."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger,
+                                           custom_id=CANCEL_ID.format(job_id=job_id)))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
+                             match: Any) -> CancelButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.client.actions.cancel_from_button(interaction, self.job_id)

@@ -1,0 +1,262 @@
+"""Posting finished jobs (thread, files within the upload limit, links, reel, exactly once) and voting.
+
+The real bot against the REST double; jobs and clips are made through the real storage ports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.views.clip_post import clip_id_of
+from storage.records import Clip, Job
+from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, GUILD_ID
+from tests.bot.harness import ADMIN, ALICE, BOB, BotHarness, voters
+from tests.bot.jobs import VOD_ID, finished_job
+
+pytestmark = pytest.mark.timeout(60)
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotHarness]:
+    harness = await BotHarness.start(tmp_path, monkeypatch)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def posted(h: BotHarness, job: Job) -> list[Clip]:
+    async def check() -> list[Clip] | None:
+        clips = await h.storage.repo.list_clips(job.id)
+        return clips if all(c.message_id for c in clips) else None
+
+    for _ in range(500):
+        clips = await check()
+        if clips:
+            return clips
+        await h.settle(0.02)
+    raise AssertionError(f"the clips of job {job.id} were not all posted")
+
+
+def thread_posts(h: BotHarness, thread_id: str) -> list[Any]:
+    return h.double.find("POST", f"/channels/{thread_id}/messages")
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    return [c.get("label") for row in message["components"] for c in row["components"]]
+
+
+async def test_a_finished_job_is_posted_in_one_thread_with_files_links_and_buttons(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=3, reel_bytes=4096,
+                             files=[{"16:9": 2 * MIB, "thumb": 1000}, {"16:9": 12 * MIB, "9:16": 3 * MIB},
+                                    {"16:9": 12 * MIB}])
+    clips = await posted(h, job)
+    threads = h.double.threads()
+    assert len(threads) == 1
+    thread = threads[0]
+    assert thread["parent_id"] == str(CHANNEL_ID) and thread["name"] == f"Highlights · Twitch VOD {VOD_ID} · job {job.id}"
+    assert all(c.thread_id == thread["id"] and c.channel_id == str(CHANNEL_ID) for c in clips)
+    posts = thread_posts(h, thread["id"])
+    assert len(posts) == 4  # three clips, then the reel
+    first, second, third, reel = posts
+    embed = first.body["embeds"][0]
+    assert embed["title"] == "#1 · chat ×3 over baseline (KEKW), audio z 2"
+    assert embed["url"] == f"https://www.twitch.tv/videos/{VOD_ID}?t=1h02m03s"
+    score = next(f["value"] for f in embed["fields"] if f["name"] == "Score")
+    assert score.startswith("**4.50**") and "chat ×3.0 over baseline" in score and "top emotes KEKW, LUL" in score
+    assert "audio z 2.0" in score
+    assert embed["footer"]["text"] == f"clip {clips[0].id} · job {job.id} · rank 1"
+    assert [(f["filename"], f["size"]) for f in first.files] == [(f"clip-{clips[0].id}.mp4", 2 * MIB)]
+    buttons = first.body["components"][0]["components"]
+    assert [b["custom_id"] for b in buttons] == [f"hl:vote:{clips[0].id}:up", f"hl:vote:{clips[0].id}:down"]
+    assert [b["label"] for b in buttons] == ["0", "0"] and [b["emoji"]["name"] for b in buttons] == ["👍", "👎"]
+    assert [f["size"] for f in second.files] == [3 * MIB]  # 16:9 is over 10 MiB: the smaller render
+    assert third.files == []
+    note = next(f["value"] for f in third.body["embeds"][0]["fields"] if f["name"] == "Video")
+    assert note == "The video (12.0 MiB) is over this server's upload limit (10 MiB). Watch it on Twitch with the link above."
+    assert reel.body["embeds"][0]["footer"]["text"] == f"reel of job {job.id}"
+    assert [f["filename"] for f in reel.files] == [f"reel-{job.id}.mp4"]
+    assert (await h.bot.state.post(job.id)).done
+
+
+async def test_a_boosted_server_gets_the_bigger_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await BotHarness.start(tmp_path, monkeypatch, premium_tier=2)  # 50 MiB uploads
+    try:
+        job = await finished_job(h.storage, h.config.artifacts.root, clips=1, files=[{"16:9": 12 * MIB, "9:16": MIB}])
+        clips = await posted(h, job)
+        post = thread_posts(h, clips[0].thread_id or "")[0]
+        assert [f["size"] for f in post.files] == [12 * MIB]
+    finally:
+        await h.close()
+
+
+async def test_local_vods_and_clips_without_renders_are_posted_without_a_link(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=2, twitch_id=None)
+    clips = await posted(h, job)
+    embed = thread_posts(h, clips[0].thread_id or "")[0].body["embeds"][0]
+    assert "url" not in embed
+    where = next(f["value"] for f in embed["fields"] if f["name"] == "In the VOD")
+    assert where == "1:02:03–1:02:30 in local.mp4"
+
+
+async def test_clips_go_to_the_channel_chosen_with_setup(h: BotHarness) -> None:
+    from bot.state import GuildSettings
+    from tests.bot.discord_double import OTHER_CHANNEL_ID
+
+    await h.bot.state.set_guild(str(GUILD_ID), GuildSettings(clip_channel_id=str(OTHER_CHANNEL_ID)))
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=1)
+    await posted(h, job)
+    assert h.double.threads()[0]["parent_id"] == str(OTHER_CHANNEL_ID)
+
+
+async def test_a_restart_never_posts_twice_even_without_the_state_file(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=2, reel_bytes=100)
+    await posted(h, job)
+    await h.double.wait_for(lambda: len(h.double.find("POST", "/messages")) == 3)
+    await h.restart()
+    await h.settle(0.4)
+    h.config.state_path.unlink()
+    await h.restart()
+    await h.settle(0.4)
+    assert len(h.double.find("POST", "/messages")) == 3 and len(h.double.threads()) == 1
+
+
+class Crash(Exception):
+    """Stands for the bot process dying."""
+
+
+class CrashAfterSend:
+    """The repository, except that recording a clip's message fails once: a crash between send and record."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def set_clip_message(self, clip_id: int, **kwargs: Any) -> Clip:
+        if not self.crashed:
+            self.crashed = True
+            raise Crash("the bot died right after Discord accepted the message")
+        return await self.inner.set_clip_message(clip_id, **kwargs)
+
+
+async def test_a_crash_between_sending_and_recording_does_not_post_twice_or_lose_a_clip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await BotHarness.start(tmp_path, monkeypatch, post_poll_s=1000.0)  # posting only when told to
+    try:
+        await h.settle(0.3)  # the poster's first pass at start-up is over
+        job = await finished_job(h.storage, h.config.artifacts.root, clips=3)
+        h.bot.poster.repo = CrashAfterSend(h.storage.repo)  # type: ignore[assignment]
+        with pytest.raises(Crash):
+            await h.bot.poster.post_job(job)
+        thread_id = h.double.threads()[0]["id"]
+        assert len(thread_posts(h, thread_id)) == 1
+        assert all(c.message_id is None for c in await h.storage.repo.list_clips(job.id))
+        h.bot.poster.repo = h.storage.repo
+        h.double.fail_next[f"POST /channels/{thread_id}/messages"] = 403  # and then Discord refuses one post
+        with pytest.raises(discord.Forbidden):
+            await h.bot.poster.post_job(job)
+        clips = await h.storage.repo.list_clips(job.id)
+        assert [bool(c.message_id) for c in clips] == [True, False, False]
+        await h.bot.poster.post_job(job)
+        clips = await h.storage.repo.list_clips(job.id)
+        sent = [r for r in thread_posts(h, thread_id) if r.body]
+        ok = [m for m in h.double.channel_messages(int(thread_id))]
+        assert len(ok) == 3 and len(sent) == 4  # one refused, none twice
+        assert sorted(clip_id_of(m["embeds"]) for m in ok) == sorted(c.id for c in clips)  # type: ignore[type-var]
+        assert {c.message_id for c in clips} == {m["id"] for m in ok}
+        assert len(h.double.threads()) == 1
+    finally:
+        await h.close()
+
+
+async def test_votes_one_per_user_changeable_with_counts_shown(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=1)
+    clip = (await posted(h, job))[0]
+    message = h.double.messages[int(clip.message_id or 0)]
+    up, down = f"hl:vote:{clip.id}:up", f"hl:vote:{clip.id}:down"
+
+    token = h.click(message, up, user=ALICE)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["1", "0"], what="1 up")
+    callback = h.double.callback(token)
+    assert callback is not None and callback.body == {"type": 6}
+    assert callback.at - h.double.interactions[token].fed_at < 3.0
+
+    again = h.click(message, up, user=ALICE)
+    reply = await h.ephemeral_followup(again)
+    assert reply["content"] == "You already voted 👍 on this clip; press 👎 to change your vote."
+    assert (await h.storage.repo.get_clip(clip.id)).up_votes == 1
+
+    h.click(message, down, user=ALICE)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["0", "1"], what="changed")
+    h.click(message, up, user=BOB)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["1", "1"], what="two voters")
+    stored = await h.storage.repo.get_clip(clip.id)
+    assert (stored.up_votes, stored.down_votes) == (1, 1)
+
+
+async def test_vote_buttons_keep_working_after_a_restart(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=1)
+    clip = (await posted(h, job))[0]
+    await h.restart()
+    message = h.double.messages[int(clip.message_id or 0)]
+    h.click(message, f"hl:vote:{clip.id}:down", user=BOB)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["0", "1"])
+
+
+async def test_a_vote_on_a_clip_that_is_gone_gets_a_short_answer(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=1)
+    clip = (await posted(h, job))[0]
+    message = json.loads(json.dumps(h.double.messages[int(clip.message_id or 0)]))
+    for button in message["components"][0]["components"]:  # as if the clip's row had been deleted since
+        button["custom_id"] = button["custom_id"].replace(f":{clip.id}:", ":987654:")
+    token = h.click(message, "hl:vote:987654:up")
+    assert (await h.ephemeral_followup(token))["content"].startswith("This clip is no longer in the database")
+
+
+async def test_votes_tune_the_streamer_after_the_minimum_and_cards_say_so(h: BotHarness) -> None:
+    signals = [{"chat.hype": 4.0, "audio.rms": 0.5}, {"chat.hype": 2.0, "audio.rms": 2.0},
+               {"chat.hype": 0.5, "audio.rms": 4.0}]
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=3, streamer="somestreamer", signals=signals)
+    clips = await posted(h, job)
+    streamer = await h.storage.repo.find_streamer("somestreamer")
+    assert streamer is not None
+    for i, voter in enumerate(voters(3)):
+        for clip, direction in ((clips[2], "up"), (clips[0], "down")):
+            message = h.double.messages[int(clip.message_id or 0)]
+            h.click(message, f"hl:vote:{clip.id}:{direction}", user=voter)
+            await h.double.wait_for(lambda m=message, n=i + 1, d=direction: labels(h.double.messages[int(m["id"])])
+                                    [0 if d == "up" else 1] == str(n))
+    await h.bot.tuner.wait_idle()
+    tuning = await h.storage.repo.current_tuning(str(GUILD_ID), streamer.id)
+    assert tuning is not None and tuning.created_by is None and tuning.votes_used == 6
+    assert tuning.reason.startswith("6 votes on 2 clips (3 up, 3 down): ")
+    assert tuning.params["w_audio_rms"] > 1.0 > tuning.params["w_chat_hype"]
+    token = h.slash("highlights", vod="2099999999", streamer="somestreamer")
+    await h.answer(token)
+    card = await h.double.wait_for(lambda: [m for m in h.double.messages.values() if m["embeds"]
+                                            and "2099999999" in m["embeds"][0].get("title", "")])
+    await h.double.wait_for(lambda: any(f["value"] == "tuned from 6 votes" for f in
+                                        h.double.messages[int(card[0]["id"])]["embeds"][0]["fields"]),
+                            what="the card's tuning line")
+    assert card[0]["flags"] & EPHEMERAL == 0
+
+    # An admin's reset is a new start: the votes before it no longer count.
+    assert "default settings again (version 2)" in await h.answer(
+        h.slash("tuning", sub="reset", user=ADMIN, streamer="somestreamer"))
+    late = voters(4)[3]
+    h.click(h.double.messages[int(clips[1].message_id or 0)], f"hl:vote:{clips[1].id}:up", user=late)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(clips[1].message_id or 0)])[0] == "1")
+    await h.bot.tuner.wait_idle()
+    current = await h.storage.repo.current_tuning(str(GUILD_ID), streamer.id)
+    assert current is not None and current.version == 2 and current.params == {}
+    assert await h.bot.tuner.retune(str(GUILD_ID), streamer.id) is None  # 1 vote since the reset: too few
