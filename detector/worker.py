@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,17 +38,20 @@ from storage.artifacts import ArtifactStore
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
 from storage.queue.timeouts import KindTimeouts, with_overrides
-from storage.records import Job, JobKind, JobStatus, Tuning
+from storage.records import Clip, Job, JobKind, JobStatus, Tuning
 from storage.repo.port import ClipDraft, Repository
 
 if TYPE_CHECKING:
     from detector.pipeline import DetectRequest
+    from detector.records import Candidate
 
 log = logging.getLogger(__name__)
 
 RESULT_JSON = "result.json"
 REPORT_HTML = "report.html"
 DETECT_SPAN = (0.02, 0.90)
+RENDER_SPAN = (0.93, 0.99)
+"""Share of a DETECT job's progress rendering covers, when the payload asks for clips."""
 """Share of a DETECT job's progress the detector itself covers; artifacts and clips take the rest."""
 STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70}
 """Rough share of the detector's time per pipeline stage (unknown stages get ``DEFAULT_STAGE_WEIGHT``)."""
@@ -338,7 +341,9 @@ class Worker:
             drafts.append(ClipDraft(rank=c.rank, start_s=d["start"], end_s=d["end"], peak_s=d["peak"],
                                     score=d["score"], signals=d["signals"], explanation=d["explanation"]))
         clips = await self.repo.save_candidates(job.id, drafts, vod_id=vod_id)
+        rendered = await self._render(job, req, result.candidates, clips, folder, control)
         return {
+            **rendered,
             "clips": [c.id for c in clips],
             "candidates": len(drafts),
             "vod_id": vod_id,
@@ -349,6 +354,38 @@ class Worker:
             "artifacts": {fmt: self.artifacts.relative(path) for fmt, path in written.items()},
             "tuning": {"version": tuning.version, "votes_used": tuning.votes_used} if tuning and tuning.params else None,
         }
+
+    async def _render(self, job: Job, req: DetectRequest, candidates: Sequence[Candidate], clips: Sequence[Clip],
+                      folder: Path, control: JobControl) -> dict[str, Any]:
+        """Render the clips the payload's ``render`` spec asks for and store their files on the clips."""
+        raw = job.payload.get("render")
+        if not raw or req.media is None:
+            return {}
+        from detector.render.job_render import RenderSpec, render_job
+
+        spec = RenderSpec.from_payload(raw)
+        self.artifacts.ensure_free_space()
+        control.report("rendering", RENDER_SPAN[0])
+
+        def progress(stage: str, done: float, total: float | None) -> None:
+            share = min(done / total, 1.0) if total else 0.0
+            control.report(f"rendering {stage}", RENDER_SPAN[0] + (RENDER_SPAN[1] - RENDER_SPAN[0]) * share)
+
+        renders = await control.supervise(asyncio.to_thread(
+            render_job, candidates, Path(req.media), folder / "clips", spec, progress=progress,
+            abort=control.should_abort))
+        control.raise_if_stopped()
+        await control.confirm_owned()
+        by_rank = {c.rank: c for c in clips}
+        for rank, files in renders.files.items():
+            if rank in by_rank and files:
+                await self.repo.set_clip_files(by_rank[rank].id, {k: self.artifacts.relative(p) for k, p in files.items()})
+        out: dict[str, Any] = {"rendered": sum(1 for f in renders.files.values() if f)}
+        if renders.reel is not None:
+            out["reel"] = self.artifacts.relative(renders.reel)
+        if renders.warnings:
+            out["render_warnings"] = list(renders.warnings)
+        return out
 
     async def _tuning(self, job: Job) -> Tuning | None:
         """The current vote tuning of the job's guild × streamer (None when the job names neither)."""
