@@ -89,7 +89,7 @@ async def run(storage_url: str, config: BotConfig) -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    url = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("HIGHLIGHTS_STORAGE", "")
+    url = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("HIGHLIGHTS_STORAGE_URL", "")
     if not url:
         print("usage: python -m bot.app STORAGE_URL", file=sys.stderr)
         raise SystemExit(2)
