@@ -1,4 +1,4 @@
-"""``highlights bench [detector|queue]``: numbers for the detector or for the job queue.
+"""``highlights bench [detector|queue|votes]``: numbers for the detector, the job queue or vote tuning.
 
 ``highlights bench`` (or ``bench detector``) generates (or reuses) an N-minute synthetic VOD with
 planted events, runs each stage in its own child process and prints, per stage, wall time, realtime
@@ -8,6 +8,10 @@ in-memory kernel timing, the targets, the recall of planted events and the chat 
 ``highlights bench queue`` measures the job queue on SQLite and PostgreSQL side by side
 (``detector.bench.queue_bench``): enqueue→claim latency, enqueue and claim+complete throughput, the
 time from SIGKILL of a worker to its job running again, and lost or duplicated jobs.
+
+``highlights bench votes`` runs simulated communities voting on successive synthetic VODs
+(``detector.bench.vote_sim``) and prints, per seed and round, precision@K of the clips posted with
+the tuned parameters beside the defaults', the mean over seeds, and the first and last rounds' means.
 Progress goes to stderr, the table to stdout.
 """
 
@@ -23,20 +27,23 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue")
+TARGETS = ("detector", "queue", "votes")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
+_VOTES_ONLY = ("rounds", "seeds")
 _DEFAULTS: dict[str, Any] = {"minutes": 60.0, "profile": False, "device": "auto", "keep": None,
                              "chat_format": "jsonl", "repeats": 7, "jobs": 1000, "samples": 30, "backend": "both",
-                             "storage": None, "lease": None, "poll_interval": None}
+                             "storage": None, "lease": None, "poll_interval": None,
+                             "rounds": 6, "seeds": "1,7,23"}
 """Every option's default: an option of the other target left at its default is not an error."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark the detector's stages, or the job queue (bench queue)",
+    p = sub.add_parser("bench", help="benchmark the detector's stages, the job queue (bench queue) or vote tuning (bench votes)",
                        description="Benchmark the detector's stages (wall time, realtime factor, ratio to "
                                    "the ffmpeg decode floor, peak RSS) and the recall of planted events; "
-                                   "or, with 'queue', the job queue on SQLite and PostgreSQL.")
+                                   "or, with 'queue', the job queue on SQLite and PostgreSQL; or, with 'votes', "
+                                   "the precision@K that vote tuning reaches for simulated communities.")
     p.add_argument("target", nargs="?", default="detector", choices=TARGETS,
                    help="what to benchmark (default detector)")
     det = p.add_argument_group("detector options")
@@ -66,6 +73,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="lease for the SIGKILL recovery (default: the real one from storage.queue.timeouts)")
     que.add_argument("--poll-interval", type=float, metavar="S",
                      help="workers' pause between claims while idle (default: the worker's default)")
+    vot = p.add_argument_group("vote options (bench votes)")
+    vot.add_argument("--rounds", type=int, default=_DEFAULTS["rounds"],
+                     help="VODs each simulated community votes on, one per round (default 6)")
+    vot.add_argument("--seeds", default=_DEFAULTS["seeds"], metavar="S,S,…",
+                     help="one simulated community per seed, comma-separated (default 1,7,23)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -84,8 +96,12 @@ def _write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.target != "votes" and (misplaced := _given(args, _VOTES_ONLY)):
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench votes'.")
     if args.target == "queue":
         return run_queue(args)
+    if args.target == "votes":
+        return run_votes(args)
     misplaced = _given(args, _QUEUE_ONLY)
     if misplaced:
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench queue'.")
@@ -128,6 +144,33 @@ def run_queue(args: argparse.Namespace) -> int:
     targets = choose_targets(args.backend, args.storage)
     say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench queue: {m}", file=sys.stderr, flush=True))
     report = asyncio.run(run_queue_bench(opts, targets, say))
+    print(format_table(report))
+    if args.json:
+        _write_json(args, to_json(report))
+    return 0
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r} is not a list of whole numbers.", hint="Give e.g. --seeds 1,7,23.") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise ConfigError(f"--seeds {text!r} names no usable seed.", hint="Give e.g. --seeds 1,7,23.")
+    return tuple(dict.fromkeys(seeds))
+
+
+def run_votes(args: argparse.Namespace) -> int:
+    from detector.bench.vote_sim import VoteBenchOptions, format_table, run_vote_bench, to_json
+
+    misplaced = _given(args, _DETECTOR_ONLY) + _given(args, _QUEUE_ONLY)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench votes'.")
+    if not 1 <= args.rounds <= 1000:
+        raise ConfigError(f"--rounds {args.rounds} is out of range.", hint="Give 1 to 1000 rounds.")
+    opts = VoteBenchOptions(rounds=args.rounds, seeds=_seeds(args.seeds))
+    say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench votes: {m}", file=sys.stderr, flush=True))
+    report = run_vote_bench(opts, say)
     print(format_table(report))
     if args.json:
         _write_json(args, to_json(report))
