@@ -9,6 +9,7 @@ the adapters, which subclass ``SqlRepository``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic
@@ -26,7 +27,7 @@ CLIP_SELECT = (
     "FROM clips c")
 
 
-class SqlRepository(Generic[TxT]):
+class SqlRepository(ABC, Generic[TxT]):
     """The shared half of a ``Repository``; subclasses add the writes whose SQL differs."""
 
     dialect: Dialect
@@ -209,9 +210,9 @@ class SqlRepository(Generic[TxT]):
                                              f"rank NOT IN ({marks})"), (job_id, *ranks))
                 return await self._job_clips(tx, job_id)
 
+    @abstractmethod
     async def _executemany(self, tx: TxT, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows`` inside ``tx``."""
-        raise NotImplementedError
 
     async def get_clip(self, clip_id: int) -> Clip:
         row = await self._db.fetchone(self._q(f"{CLIP_SELECT} WHERE c.id = ?"), (clip_id,))
@@ -315,6 +316,6 @@ class SqlRepository(Generic[TxT]):
                                 (guild_id, streamer_id, version))
         return self._tuning(one(new, "tuning"))
 
+    @abstractmethod
     async def _lock_tunings(self, tx: TxT, guild_id: str, streamer_id: int) -> None:
         """Make ``MAX(version) + 1`` safe against another writer appending to the same pair at once."""
-        raise NotImplementedError
