@@ -1,0 +1,25 @@
+"""Sources stage, Twitch ingestion: the errors a VOD download can end in.
+
+Both subclass ``DetectorError`` so the worker fails the job for good with their ``code`` (proposed to
+move into ``detector/errors.py`` once this package settles).
+"""
+
+from __future__ import annotations
+
+from detector.errors import DetectorError
+
+
+class DownloadError(DetectorError):
+    """A VOD (or a part of it) could not be downloaded, even after retries."""
+
+    code = "download_error"
+
+
+class NotEnoughDisk(DownloadError):
+    """The download folder has too little free space for what is about to be downloaded."""
+
+    code = "disk_full"
+
+
+class TransientDownload(DownloadError):
+    """One try failed for a reason that may pass (HTTP 5xx, a cut connection, a timeout): try again."""
