@@ -4,6 +4,14 @@ Media path and/or chat log in; ``DetectionResult`` out. Order: probe media and r
 → cheap signals over the whole VOD (chat, audio) → chat lag → align and fuse → candidates →
 explanations. Works chat-only, audio-only and with both. Progress is reported per stage and the
 abort check is polled between stages and inside long loops.
+
+With ``DetectRequest.transcript`` set (and media with sound), a second pass follows: the first
+pass ranks up to ``transcript_candidates`` candidates (more than ``top_k``, so the transcript can
+promote one); their windows, widened by ``transcript_context_s``, are transcribed; the transcript
+track joins the others and everything is ranked again; each candidate that was said something in
+gets the quote in its explanation. With ``full_transcript`` the transcript is one more signal over
+the whole VOD and there is a single pass. A missing faster-whisper or model makes the transcript
+unavailable with a reason (``meta["unavailable_signals"]``), never a failure.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from detector.records import (
 )
 from detector.signals.base import HOP_S, SignalContext, SignalInputs, registry
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.transcript import TranscriptOptions, TranscriptSignal, quote_for
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -51,6 +60,8 @@ class DetectRequest:
     """Learned chat token weights, from ``highlights lexicon``."""
     window: tuple[float, float] | None = None
     """Only return candidates whose peak lies in this span of the VOD timeline."""
+    transcript: TranscriptOptions | None = None
+    """Transcribe (candidate windows, or everything with ``full_transcript``); None: no transcript."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +135,33 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         tracks[name] = cls().compute(inputs, ctx)
         timings[f"signal_{name}"] = time.perf_counter() - t
     _check_abort(abort)
+    wants_transcript = req.transcript is not None and media is not None and media.has_audio
+    if wants_transcript and (reason := TranscriptSignal.unavailable_reason(req.transcript)):
+        unavailable[TranscriptSignal.NAME] = reason
+        wants_transcript = False
+    full = wants_transcript and req.transcript is not None and req.transcript.full_transcript
+    if full:
+        t = time.perf_counter()
+        tracks["transcript"] = TranscriptSignal(req.transcript).compute(inputs, ctx)
+        timings["signal_transcript"] = time.perf_counter() - t
     t = time.perf_counter()
-    ranked = rank(tracks, chat, req.settings, duration, req.window)
+    pool = int(req.settings["transcript_candidates"]) if wants_transcript and not full else 0
+    first_settings = _with_top_k(req.settings, max(pool, int(req.settings["top_k"]))) if pool else req.settings
+    ranked = rank(tracks, chat, first_settings, duration, req.window)
     timings["fusion"] = time.perf_counter() - t
+    if pool and ranked.candidates:
+        _check_abort(abort)
+        t = time.perf_counter()
+        context = req.settings["transcript_context_s"]
+        spans = [(c.start_s - context, c.end_s + context) for c in ranked.candidates[:pool]]
+        tracks["transcript"] = TranscriptSignal(req.transcript, spans).compute(inputs, ctx)
+        timings["signal_transcript"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ranked = rank(tracks, chat, req.settings, duration, req.window)
+        timings["rerank"] = time.perf_counter() - t
     lag, fused, candidates = ranked.lag, ranked.fused, ranked.candidates
+    if "transcript" in tracks:
+        candidates = with_quotes(candidates, tracks["transcript"])
     if lag is not None:
         # Results show every track on the VOD timeline: the chat track moves back by the lag.
         chat_track = tracks["chat"]
@@ -151,6 +185,33 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "params": req.settings.as_dict(),
         "params_clamped": list(req.settings.clamped),
         "unavailable_signals": unavailable,
+        "transcript": _transcript_meta(tracks.get("transcript"), full),
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     return DetectionResult(candidates=candidates, tracks=tracks, fused=fused, meta=meta)
+
+
+def _with_top_k(settings: Settings, top_k: int) -> Settings:
+    """The same settings asking for ``top_k`` candidates (the first pass's pool)."""
+    return Settings({**settings.as_dict(), "top_k": top_k})
+
+
+def with_quotes(candidates: tuple[Candidate, ...], track: SignalTrack) -> tuple[Candidate, ...]:
+    """Candidates whose span holds transcribed words get the quote (and it joins the summary)."""
+    words, events = track.meta.get("words", ()), track.meta.get("events", ())
+    out = []
+    for c in candidates:
+        quote = quote_for(words, c.start_s, c.end_s, c.peak_s, events)
+        if quote:
+            e = c.explanation
+            c = replace(c, explanation=replace(e, quote=quote, summary=f"{e.summary}; said \u201c{quote}\u201d"))
+        out.append(c)
+    return tuple(out)
+
+
+def _transcript_meta(track: SignalTrack | None, full: bool) -> dict[str, object] | None:
+    if track is None:
+        return None
+    return {"mode": "full" if full else "candidates", "spans": len(track.meta.get("spans", ())),
+            "transcribed_s": track.meta.get("transcribed_s"), "languages": track.meta.get("languages", []),
+            "words": len(track.meta.get("words", ())), "events": len(track.meta.get("events", ()))}

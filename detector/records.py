@@ -107,6 +107,8 @@ class Explanation:
     top_emotes: tuple[tuple[str, int], ...] = ()
     chat_sample: tuple[str, ...] = ()
     audio_z: float | None = None
+    quote: str | None = None
+    """What the streamer said around the peak (from the transcript), when it was transcribed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("media", nargs="?", type=Path, help="video or audio file ffmpeg can read")
     p.add_argument("--chat", type=Path, help="chat log (TwitchDownloader/chat-downloader JSON, IRC, text, JSONL; .gz ok)")
     p.add_argument("--lexicon", type=Path, help="learned chat lexicon from `highlights lexicon`")
+    p.add_argument("--transcript", action="store_true",
+                   help="transcribe the best candidates' windows (faster-whisper) and re-rank with what is said")
+    p.add_argument("--full-transcript", action="store_true", help="transcribe the whole VOD instead")
+    p.add_argument("--language", help="spoken language (ISO code, e.g. en, es); default: detected")
+    p.add_argument("--keyword", dest="keywords", action="append", default=[], metavar="WORD",
+                   help="a streamer's own word or phrase that counts as a reaction (repeatable)")
     p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
     add_common_options(p)
     p.set_defaults(func=run)
@@ -54,7 +61,17 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--vod-start {args.vod_start!r} is not an ISO 8601 time.",
                               hint="Example: --vod-start 2019-10-12T14:00:00") from None
+    transcript = None
+    if args.transcript or args.full_transcript or args.language or args.keywords:
+        from detector.signals.transcript import TranscriptOptions
+
+        if args.language and not re.fullmatch(r"[a-z]{2,3}", args.language):
+            raise ConfigError(f"--language {args.language!r} is not a language code.", hint="Use e.g. en or es.")
+        transcript = TranscriptOptions(language=args.language, full_transcript=args.full_transcript,
+                                       keywords=tuple(args.keywords),
+                                       device="cpu" if args.device == "cpu" else "auto")
     req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
+                        transcript=transcript,
                         vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)
     return detect_and_write(req, args)
 

@@ -40,6 +40,17 @@ PARAMS: tuple[Param, ...] = (
     Param("audio_frame_s", 0.05, 0.01, 0.5, "s", "analysis frame for RMS loudness and spectra"),
     Param("audio_smooth_s", 3.0, 0.5, 30.0, "s", "width of the moving window that smooths audio features"),
     Param("audio_baseline_s", 300.0, 30.0, 3600.0, "s", "window of the robust local baseline audio is compared with"),
+    # --- transcript signal (second pass, on candidate windows) --------------------------------
+    Param("transcript_candidates", 20, 0, 200, "clips",
+          "how many of the best cheap-signal candidates are transcribed and re-ranked (0: none)", integer=True),
+    Param("transcript_context_s", 10.0, 0.0, 120.0, "s", "seconds of audio transcribed before and after each candidate window"),
+    Param("transcript_smooth_s", 3.0, 0.5, 30.0, "s", "width of the window that sums transcript events (exclamations, laughter, ...)"),
+    Param("transcript_burst_gap_s", 2.0, 0.5, 30.0, "s", "silence before speech that makes the speech a burst"),
+    Param("transcript_exclaim", 1.0, 0.0, 5.0, "score/event", "transcript score per exclamation said (\"oh my god\", \"no way\", \"!\")"),
+    Param("transcript_hype", 1.0, 0.0, 5.0, "score/event", "transcript score per hype phrase said (\"let's go\", \"insane\", \"clip it\")"),
+    Param("transcript_laugh", 1.0, 0.0, 5.0, "score/event", "transcript score per laugh in the transcript (\"haha\", \"[laughter]\")"),
+    Param("transcript_burst", 0.5, 0.0, 5.0, "score/event", "transcript score per burst of speech after silence"),
+    Param("transcript_keyword", 1.0, 0.0, 5.0, "score/event", "transcript score per streamer keyword said (an option list)"),
     # --- fusion weights (dimensionless, applied to robust z-scores) ---------------------------
     Param("w_chat_learned", 1.0, 0.0, 5.0, "", "weight of the learned-lexicon score (only with --lexicon)"),
     Param("w_chat_rate", 0.0, 0.0, 5.0, "", "weight of the chat message-rate z-score"),
@@ -49,6 +60,7 @@ PARAMS: tuple[Param, ...] = (
     Param("w_audio_rms", 1.0, 0.0, 5.0, "", "weight of the audio loudness z-score"),
     Param("w_audio_flux", 0.5, 0.0, 5.0, "", "weight of the spectral-flux (onset) z-score"),
     Param("w_audio_voice", 0.5, 0.0, 5.0, "", "weight of the voice-band loudness z-score"),
+    Param("w_transcript_said", 1.0, 0.0, 5.0, "", "weight of the transcript score (what was said; only where transcribed)"),
     # --- candidates --------------------------------------------------------------------------
     Param("threshold", 1.0, -5.0, 20.0, "z", "fused score a peak must reach to become a candidate"),
     Param("min_gap_s", 60.0, 5.0, 1800.0, "s", "non-max suppression: the least distance between two candidates' peaks"),

@@ -129,3 +129,14 @@ def test_eval_reports_a_broken_dataset(tmp_path: Path, capsys) -> None:
 def test_params_lists_the_table(capsys) -> None:
     assert run_cli("params") == 0
     assert "min_gap_s" in capsys.readouterr().out
+
+
+def test_detect_with_transcript_quotes_what_was_said(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("faster_whisper")
+    speech = Path(__file__).parent / "data" / "speech" / "exclaim_en.wav"
+    out = tmp_path / "t.json"
+    assert run_cli("detect", speech, "--transcript", "--language", "en", "--top", "1", "--json", out, "--quiet") == 0
+    clip = json.loads(out.read_text())["clips"][0]
+    assert "god" in clip["explanation"]["quote"].lower()
+    assert run_cli("detect", speech, "--transcript", "--language", "english!") == 2
+    assert "not a language code" in capsys.readouterr().err

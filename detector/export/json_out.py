@@ -59,9 +59,9 @@ def _num(value: Any, decimals: int) -> float | None:
 
 
 def clip_dict(c: Candidate) -> dict[str, Any]:
-    """One candidate as its JSON object."""
+    """One candidate as its JSON object (``explanation.quote`` only when the clip was transcribed)."""
     e = c.explanation
-    return {
+    out: dict[str, Any] = {
         "rank": int(c.rank),
         "start": _num(c.start_s, TIME_DECIMALS),
         "end": _num(c.end_s, TIME_DECIMALS),
@@ -78,6 +78,9 @@ def clip_dict(c: Candidate) -> dict[str, Any]:
             "audio_z": _num(e.audio_z, VALUE_DECIMALS),
         },
     }
+    if e.quote is not None:
+        out["explanation"]["quote"] = str(e.quote)
+    return out
 
 
 def _sort_key(c: Candidate) -> tuple[float, int]:
@@ -176,6 +179,8 @@ def _check_clip(clip: Any, i: int, where: str) -> dict[str, Any]:
         for e in emotes
     ):
         raise bad('"explanation.top_emotes" must be a list of [name, count] pairs.')
+    if not isinstance(expl.get("quote", ""), (str, type(None))):
+        raise bad('"explanation.quote" must be a string or null.')
     sample = expl.get("chat_sample", [])
     if not isinstance(sample, list) or not all(isinstance(s, str) for s in sample):
         raise bad('"explanation.chat_sample" must be a list of strings.')
