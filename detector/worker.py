@@ -7,9 +7,11 @@ Consumes jobs from the ``JobQueue`` port and writes through the ``Repository`` p
      "settings": {"top_k": 5, ...}, "vod_start": "2024-05-01T12:00:00+00:00" | null,
      "window": [start_s, end_s] | null, "device": "auto" | null,
      "vod": {"twitch_vod_id": "...", "streamer_id": 1, "title": "..."} | null,
-     "render": {"layout": "16:9", "captions": false} | null}
+     "render": {"layout": "16:9", "top": 5, "captions": false} | null,
+     "transcript": true | {"language": "en", "full": false, "keywords": [...]} | null}
 
-becomes a ``DetectRequest`` (``render`` is for the render stage; detection ignores it). When the job
+becomes a ``DetectRequest`` (``render`` is for the render stage, which burns captions in from the
+transcript's words; asking for captions turns the transcript on). When the job
 has a guild and its ``vod`` names a streamer, that guild × streamer's current vote tuning
 (``repo.current_tuning``) is read as the job starts and applied under the job's own settings (an
 explicit setting wins); the result records the version and the votes behind it. The detector runs in
@@ -44,6 +46,7 @@ from storage.repo.port import ClipDraft, Repository
 if TYPE_CHECKING:
     from detector.pipeline import DetectRequest
     from detector.records import Candidate
+    from detector.signals.transcript import TranscriptOptions
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,8 @@ STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70
 DEFAULT_STAGE_WEIGHT = 0.10
 IDLE_WAIT_SLACK_S = 5.0
 """How long past ``idle_s`` an idle worker waits for a queue's ``wait_for_jobs`` before giving up on it."""
-_PAYLOAD_KEYS = frozenset({"media", "chat", "settings", "vod_start", "window", "device", "vod", "render"})
+_PAYLOAD_KEYS = frozenset({"media", "chat", "settings", "vod_start", "window", "device", "vod", "render",
+                           "transcript"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,31 @@ def request_from_payload(payload: dict[str, Any], default_device: str = "auto") 
         raise ConfigError(f"The detect job's window must be [start_s, end_s], got {window!r}.")
     return DetectRequest(media=Path(media) if media else None, chat=Path(chat) if chat else None,
                          settings=Settings(settings), device=str(payload.get("device") or default_device),
-                         vod_start=vod_start, window=(float(window[0]), float(window[1])) if window else None)
+                         vod_start=vod_start, window=(float(window[0]), float(window[1])) if window else None,
+                         transcript=transcript_from_payload(payload))
+
+
+def transcript_from_payload(payload: dict[str, Any]) -> TranscriptOptions | None:
+    """The payload's ``transcript`` option (``true`` or ``{"language", "full", "keywords"}``); a render
+    that asks for captions turns the transcript on, since captions are made of its words."""
+    from detector.signals.transcript import TranscriptOptions
+
+    raw = payload.get("transcript")
+    render = payload.get("render")
+    if raw is None and isinstance(render, dict) and render.get("captions") is True:
+        raw = True
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict) or set(raw) - {"language", "full", "keywords"}:
+        raise ConfigError(f"The detect job's transcript must be true or {{language, full, keywords}}; got {raw!r}.")
+    language, full, keywords = raw.get("language"), raw.get("full", False), raw.get("keywords", [])
+    if language is not None and not (isinstance(language, str) and language.isalpha() and 2 <= len(language) <= 3):
+        raise ConfigError(f"The detect job's transcript language {language!r} is not a language code.")
+    if not isinstance(full, bool) or not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise ConfigError("The detect job's transcript.full must be true/false and keywords a list of words.")
+    return TranscriptOptions(language=language, full_transcript=full, keywords=tuple(keywords))
 
 
 def merge_tuning(payload: dict[str, Any], tuning: Tuning | None) -> dict[str, Any]:
@@ -341,7 +369,8 @@ class Worker:
             drafts.append(ClipDraft(rank=c.rank, start_s=d["start"], end_s=d["end"], peak_s=d["peak"],
                                     score=d["score"], signals=d["signals"], explanation=d["explanation"]))
         clips = await self.repo.save_candidates(job.id, drafts, vod_id=vod_id)
-        rendered = await self._render(job, req, result.candidates, clips, folder, control)
+        words = result.tracks["transcript"].meta.get("words", ()) if "transcript" in result.tracks else ()
+        rendered = await self._render(job, req, result.candidates, clips, folder, control, words)
         return {
             **rendered,
             "clips": [c.id for c in clips],
@@ -356,7 +385,7 @@ class Worker:
         }
 
     async def _render(self, job: Job, req: DetectRequest, candidates: Sequence[Candidate], clips: Sequence[Clip],
-                      folder: Path, control: JobControl) -> dict[str, Any]:
+                      folder: Path, control: JobControl, words: Sequence[Any] = ()) -> dict[str, Any]:
         """Render the clips the payload's ``render`` spec asks for and store their files on the clips."""
         raw = job.payload.get("render")
         if not raw or req.media is None:
@@ -372,7 +401,7 @@ class Worker:
             control.report(f"rendering {stage}", RENDER_SPAN[0] + (RENDER_SPAN[1] - RENDER_SPAN[0]) * share)
 
         renders = await control.supervise(asyncio.to_thread(
-            render_job, candidates, Path(req.media), folder / "clips", spec, progress=progress,
+            render_job, candidates, Path(req.media), folder / "clips", spec, words=words, progress=progress,
             abort=control.should_abort))
         control.raise_if_stopped()
         await control.confirm_owned()

@@ -8,8 +8,8 @@ layout (plus ``thumb``) and the reel, for the worker to store. Spec (all optiona
     {"layouts": ["16:9", "9:16"] (or "layout": "9:16"), "top": 5, "size_mib": 10, "reel": false,
      "captions": false}
 
-Captions need the transcript's word timings, which no signal produces yet: asking for them adds a
-warning to the result instead of failing the job.
+Captions are burned in from the transcript's words (the worker turns the transcript on when a job
+asks for captions); without words, asking for captions adds a warning instead of failing the job.
 The first layout also gets thumbnails; the reel, when asked for, is made from the first layout.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 from detector.errors import ConfigError
 from detector.records import AbortCheck, Candidate, ProgressCallback
 from detector.render.batch import BatchOptions, render_candidates
+from detector.render.captions import Word
 from detector.render.layout import LAYOUT_CHOICES
 from detector.render.planner import RenderOptions
 
@@ -71,7 +72,8 @@ def layout_folder(layout: str) -> str:
 
 
 def render_job(candidates: Sequence[Candidate], media: Path, job_dir: Path, spec: RenderSpec, *,
-               progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> JobRenders:
+               words: Sequence[Word] = (), progress: ProgressCallback | None = None,
+               abort: AbortCheck | None = None) -> JobRenders:
     """Render the ``spec.top`` best candidates in every layout of ``spec`` (no render cache: a job's
     folder is its only copy, so retention frees the space)."""
     chosen = list(candidates)[: spec.top]
@@ -79,13 +81,14 @@ def render_job(candidates: Sequence[Candidate], media: Path, job_dir: Path, spec
     cache = None
     reel = None
     warnings: list[str] = []
-    if spec.captions:
-        warnings.append("captions were asked for, but no transcript exists yet: rendered without captions")
+    captions = tuple(words) if spec.captions else ()
+    if spec.captions and not captions:
+        warnings.append("captions were asked for, but the transcript has no words here: rendered without captions")
     for i, layout in enumerate(spec.layouts):
         options = RenderOptions(layout=layout, size_limit_bytes=int(spec.size_mib * MIB))
         batch = BatchOptions(thumbnails=i == 0, exports=False, reel=spec.reel and i == 0)
         result = render_candidates(chosen, media, job_dir / layout_folder(layout), options, batch=batch,
-                                   cache=cache, progress=progress, abort=abort)
+                                   words=captions, cache=cache, progress=progress, abort=abort)
         for out in result.clips:
             files[out.candidate.rank][layout] = out.rendered.path
             if out.thumbnail is not None:
