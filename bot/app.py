@@ -59,7 +59,7 @@ async def run(storage_url: str, config: BotConfig) -> int:
         try:
             loop.add_signal_handler(sig, stopping.set)
             handled.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        except (NotImplementedError, RuntimeError, ValueError):  # asyncio on Windows, a non-main thread, no signals
             pass
     runner = asyncio.create_task(bot.start(config.token or ""))
     stop = asyncio.create_task(stopping.wait())

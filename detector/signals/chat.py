@@ -18,12 +18,13 @@ labelled dev set: it flattens exactly the busy fights people clip.)
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 
 import numpy as np
 
-from detector.records import ChatLog, SignalTrack
+from detector.records import ChatLog, ChatMessage, SignalTrack
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.baseline import MAD_TO_SIGMA, rolling_median_mad
 from detector.signals.chat_learned import TokenWeights
@@ -119,9 +120,8 @@ def describe_window(chat: ChatLog, t0: float, t1: float, *, sample: int = 5
                     ) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
     """Top emotes/reaction tokens and a sample of reacting chat lines in ``[t0, t1)`` chat time."""
     msgs = chat.messages
-    offsets = [m.offset_s for m in msgs]
-    lo = _bisect(offsets, t0)
-    hi = _bisect(offsets, t1)
+    lo = bisect.bisect_left(msgs, t0, key=_offset)  # messages are sorted by offset: no per-call copy
+    hi = bisect.bisect_left(msgs, t1, key=_offset)
     counter: Counter[str] = Counter()
     shown: list[str] = []
     seen: set[str] = set()
@@ -142,7 +142,5 @@ def describe_window(chat: ChatLog, t0: float, t1: float, *, sample: int = 5
     return top, tuple(shown)
 
 
-def _bisect(values: list[float], t: float) -> int:
-    import bisect
-
-    return bisect.bisect_left(values, t)
+def _offset(message: ChatMessage) -> float:
+    return message.offset_s
