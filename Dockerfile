@@ -35,8 +35,8 @@ CMD ["run", "--only", "bot,scheduler"]
 # --- worker: torch and the detector; one process per GPU with --gpus N ----------------------------------
 FROM base AS worker
 ARG PIP_EXTRA_INDEX_URL=""
-# libass needs fonts for burned-in captions and title cards
-RUN apt-get update && apt-get install -y --no-install-recommends fontconfig fonts-dejavu-core \
+# libass needs fonts for burned-in captions and title cards; opencv-python needs libGL and GLib
+RUN apt-get update && apt-get install -y --no-install-recommends fontconfig fonts-dejavu-core libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 RUN pip install ".[worker,postgres]" && highlights params >/dev/null && highlights worker --help >/dev/null
 USER highlights

@@ -51,6 +51,29 @@ PARAMS: tuple[Param, ...] = (
     Param("transcript_laugh", 1.0, 0.0, 5.0, "score/event", "transcript score per laugh in the transcript (\"haha\", \"[laughter]\")"),
     Param("transcript_burst", 0.5, 0.0, 5.0, "score/event", "transcript score per burst of speech after silence"),
     Param("transcript_keyword", 1.0, 0.0, 5.0, "score/event", "transcript score per streamer keyword said (an option list)"),
+    # --- vision signal (second pass, frames of candidate windows; sparse frames for segments) ---
+    Param("vision_candidates", 20, 0, 200, "clips",
+          "how many of the best candidates get frames scored by the image-text model (0: none)", integer=True),
+    Param("vision_frames_per_window", 4, 1, 32, "frames", "frames sampled from each candidate window for the vision model",
+          integer=True),
+    Param("vision_sparse_every_s", 30.0, 2.0, 600.0, "s", "spacing of the sparse whole-VOD frames used by the segmenter"),
+    # --- scenes (cuts) and boundary snapping ---------------------------------------------------
+    Param("scene_fast_threshold", 0.3, 0.05, 1.0, "score", "ffmpeg scene score above which a low-resolution frame starts a new shot"),
+    Param("scene_exact_threshold", 27.0, 5.0, 100.0, "score", "PySceneDetect content threshold for exact cuts in candidate windows"),
+    Param("snap_max_s", 3.0, 0.0, 15.0, "s", "farthest a clip edge moves to reach a scene cut or a silence"),
+    Param("snap_silence_min_s", 0.3, 0.05, 5.0, "s", "shortest pause that counts as a silence a clip edge may snap to"),
+    # --- gameplay vs talking segments (labels route the fusion weights) ------------------------
+    Param("segment_min_s", 20.0, 2.0, 600.0, "s", "shortest stretch a segment label may hold (hysteresis: no flicker)"),
+    Param("segment_step_s", 2.0, 0.5, 30.0, "s", "resolution of the segment labels"),
+    Param("seg_talking_transcript", 1.5, 0.0, 5.0, "x", "in talking segments, factor on the transcript weight"),
+    Param("seg_talking_chat", 1.25, 0.0, 5.0, "x", "in talking segments, factor on the chat weights"),
+    Param("seg_talking_audio", 0.6, 0.0, 5.0, "x", "in talking segments, factor on the audio weights"),
+    Param("seg_talking_vision", 0.3, 0.0, 5.0, "x", "in talking segments, factor on the vision weight"),
+    Param("seg_gameplay_transcript", 0.8, 0.0, 5.0, "x", "in gameplay segments, factor on the transcript weight"),
+    Param("seg_gameplay_chat", 1.0, 0.0, 5.0, "x", "in gameplay segments, factor on the chat weights"),
+    Param("seg_gameplay_audio", 1.2, 0.0, 5.0, "x", "in gameplay segments, factor on the audio weights"),
+    Param("seg_gameplay_vision", 1.2, 0.0, 5.0, "x", "in gameplay segments, factor on the vision weight"),
+    Param("seg_menu_scale", 0.5, 0.0, 2.0, "x", "in menu/idle segments, factor on the whole fused score"),
     # --- fusion weights (dimensionless, applied to robust z-scores) ---------------------------
     Param("w_chat_learned", 1.0, 0.0, 5.0, "", "weight of the learned-lexicon score (only with --lexicon)"),
     Param("w_chat_rate", 0.0, 0.0, 5.0, "", "weight of the chat message-rate z-score"),
@@ -61,6 +84,7 @@ PARAMS: tuple[Param, ...] = (
     Param("w_audio_flux", 0.5, 0.0, 5.0, "", "weight of the spectral-flux (onset) z-score"),
     Param("w_audio_voice", 0.5, 0.0, 5.0, "", "weight of the voice-band loudness z-score"),
     Param("w_transcript_said", 1.0, 0.0, 5.0, "", "weight of the transcript score (what was said; only where transcribed)"),
+    Param("w_vision_action", 0.5, 0.0, 5.0, "", "weight of the vision model's action score (only where frames were scored)"),
     # --- candidates --------------------------------------------------------------------------
     Param("threshold", 1.0, -5.0, 20.0, "z", "fused score a peak must reach to become a candidate"),
     Param("min_gap_s", 60.0, 5.0, 1800.0, "s", "non-max suppression: the least distance between two candidates' peaks"),
