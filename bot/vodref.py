@@ -10,22 +10,16 @@ must resolve (symlinks included) inside the media folder and name an existing me
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot.errors import BadVodReference
+from storage.twitch_ref import EXAMPLE, BadTwitchReference, looks_like_url, parse_twitch, short
 
-TWITCH_HOSTS = frozenset({"twitch.tv", "www.twitch.tv", "m.twitch.tv"})
-VOD_ID = re.compile(r"v?(\d{6,12})")
-"""Twitch VOD ids are numeric (an old form writes a ``v`` before them)."""
-VIDEO_PATH = re.compile(r"/(?:videos|[A-Za-z0-9_]{3,25}/v(?:ideo)?)/v?(\d{6,12})/?")
 MEDIA_SUFFIXES = frozenset({".mp4", ".mkv", ".webm", ".mov", ".flv", ".ts", ".m4a", ".aac", ".mp3", ".wav", ".ogg"})
 CHAT_SUFFIXES = (".jsonl", ".json", ".txt", ".log")
 """Chat logs the detector reads; a media file's chat is found next to it under the same stem."""
-EXAMPLE = "https://www.twitch.tv/videos/2012345678"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,65 +57,21 @@ class VodRef:
 
 
 def parse_vod(text: str, media_root: Path | None) -> VodRef:
-    """Check ``text`` (see the module docstring); ``BadVodReference`` says what is wrong."""
+    """Check ``text`` (see the module docstring); ``BadVodReference`` says what is wrong.
+
+    Links and id-like text go to the shared Twitch parser (``storage.twitch_ref``); anything else
+    is a path in the media folder."""
     raw = (text or "").strip().strip("<>").strip()
-    if not raw:
-        raise BadVodReference(f"Give a Twitch VOD link like {EXAMPLE} or its number.")
-    if len(raw) > 500:
-        raise BadVodReference("That is far too long for a VOD link or id.")
-    bare = VOD_ID.fullmatch(raw)
-    if bare:
-        return VodRef(twitch_vod_id=bare.group(1))
-    if raw.isdigit() or re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw) and any(ch.isdigit() for ch in raw):
-        raise BadVodReference(f"`{_short(raw)}` is not a Twitch VOD id: ids are 6–12 digits, as in {EXAMPLE}.")
-    if _looks_like_url(raw):
-        return _parse_url(raw)
-    return _parse_path(raw, media_root)
-
-
-def _looks_like_url(raw: str) -> bool:
-    if "://" in raw or raw.lower().startswith(("www.", "twitch.tv", "m.twitch.tv")):
-        return True
-    first = raw.split("/", 1)[0]
-    return not raw.startswith((".", "/", "~")) and "." in first and "/" in raw and " " not in first
-
-
-def _parse_url(raw: str) -> VodRef:
-    url = raw if "://" in raw else f"https://{raw}"
+    if raw and not looks_like_url(raw) and not _id_like(raw):
+        return _parse_path(raw, media_root)
     try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port
-    except ValueError:
-        raise BadVodReference(f"`{_short(raw)}` is not a valid link. Use a Twitch VOD link like {EXAMPLE}.") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise BadVodReference(f"Only Twitch VOD links (https://) are accepted, not `{parts.scheme}:` links.")
-    if _is_ip_or_local(host):
-        raise BadVodReference("Links to private or numeric addresses are not accepted. "
-                              f"Use a Twitch VOD link like {EXAMPLE}.")
-    if host not in TWITCH_HOSTS or parts.username or parts.password or port not in (None, 80, 443):
-        shown = host or _short(raw)
-        raise BadVodReference(f"Only Twitch VOD links are accepted (not {shown}). Use a link like {EXAMPLE}.")
-    match = VIDEO_PATH.fullmatch(parts.path)
-    if match is None:
-        if "/clip/" in parts.path or host.startswith("clips."):
-            what = "a clip"
-        elif re.fullmatch(r"/[A-Za-z0-9_]{3,25}/?", parts.path):
-            what = "a channel"
-        else:
-            what = "not a VOD"
-        raise BadVodReference(f"That Twitch link is {what}; use the VOD's link, like {EXAMPLE}.")
-    return VodRef(twitch_vod_id=match.group(1))
+        return VodRef(twitch_vod_id=parse_twitch(raw).vod_id)
+    except BadTwitchReference as exc:
+        raise BadVodReference(str(exc)) from None
 
 
-def _is_ip_or_local(host: str) -> bool:
-    if host in ("localhost", "") or host.endswith((".local", ".localhost", ".internal")):
-        return True
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return bool(re.fullmatch(r"[0-9.]+|0x[0-9a-f.x]+", host))  # 127.1, 2130706433, 0x7f.1
-    return True
+def _id_like(raw: str) -> bool:
+    return bool(re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw)) and any(ch.isdigit() for ch in raw)
 
 
 def _parse_path(raw: str, media_root: Path | None) -> VodRef:
@@ -153,5 +103,4 @@ def _sidecar_chat(media: Path, root: Path) -> Path | None:
 
 
 def _short(text: str, limit: int = 60) -> str:
-    text = text.replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return short(text, limit)
