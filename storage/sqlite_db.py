@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,9 +74,7 @@ class SqliteDatabase:
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-                row = await cur.fetchone()
-            mode = str(row[0]).lower() if row else "?"
+            mode = await _switch_to_wal(conn, busy_timeout_s)
             if path is not None and mode != "wal":
                 log.warning("SQLite database %s could not switch to WAL (journal_mode=%s); "
                             "readers may wait for writers", path, mode)
@@ -180,3 +179,23 @@ class Transaction:
     async def current_version(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         return int(row[0]) if row else 0
+
+
+async def _switch_to_wal(conn: aiosqlite.Connection, busy_timeout_s: float) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the lock.
+
+    Changing the journal mode of a new database needs an exclusive lock and SQLite answers
+    "database is locked" at once instead of waiting in the busy handler, so several processes
+    starting together (a worker and the bot on a fresh file) retry here for up to the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.01
+    while True:
+        try:
+            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+                row = await cur.fetchone()
+            return str(row[0]).lower() if row else "?"
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
