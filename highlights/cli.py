@@ -22,9 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_detect,
         cmd_eval,
         cmd_jobs,
+        cmd_models,
         cmd_params,
         cmd_render,
         cmd_run,
+        cmd_twitch,
+        cmd_viewer_clips,
         cmd_worker,
     )
 
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
-                   cmd_render, cmd_bench_render):
+                   cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips):
         module.add_parser(sub)
     return parser
 

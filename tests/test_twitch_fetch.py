@@ -1,34 +1,30 @@
 """Twitch ingestion against a local HLS double: audio-only, sections-only, faults, disk, abort.
 
 A synthetic one-minute VOD is cut by ffmpeg's hls muxer into a master playlist with a separate video
-rendition (5 s segments) and audio rendition (~2 s segments), served from 127.0.0.1 by a server that
-counts every request and can answer 500s or cut a segment short. Nothing leaves the machine.
+rendition (5 s segments) and audio rendition (~2 s segments), served from 127.0.0.1 by the Twitch
+double (``tests/twitch_double.py``, its plain HLS paths), which counts every request and can answer
+500s or cut a segment short. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from detector.errors import Cancelled, ConfigError
-from detector.ffmpeg import run_ffmpeg
 from detector.sources.media import probe
 from detector.sources.twitch import (
     DownloadError,
     FetchOptions,
     NotEnoughDisk,
     TemplateResolver,
-    TwitchResolverMissing,
     check_vod_id,
     fetch_audio,
     fetch_sections,
 )
 from detector.sources.twitch.playlist import merge_windows, parse_media_playlist, select_runs
-from detector.synthetic import make_vod
+from tests.twitch_double import TwitchDouble, build_hls_vod
 
 pytest.importorskip("yt_dlp")
 
@@ -38,78 +34,13 @@ FAST = FetchOptions(attempts=2, fragment_retries=1, backoff_s=0.01, backoff_max_
 
 @pytest.fixture(scope="module")
 def hls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("hls")
-    vod = make_vod(work / "src", minutes=1, chat=False, width=160, height=90, fps=10)
-    root = work / "site"
-    root.mkdir()
-    run_ffmpeg(["-loglevel", "error", "-i", str(vod.media_path), "-map", "0:v", "-map", "0:a", "-c", "copy",
-                "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
-                "-hls_segment_filename", str(root / "%v" / "seg%03d.ts"), "-master_pl_name", "master.m3u8",
-                "-var_stream_map", "v:0,agroup:aud,name:video a:0,agroup:aud,name:audio,default:yes",
-                str(root / "%v" / "index.m3u8")], timeout_s=60, what="making the HLS double")
-    return root
-
-
-class HlsDouble(ThreadingHTTPServer):
-    """Serves ``root``; counts requests and bytes per path; ``faults[path]`` lists what to do next."""
-
-    daemon_threads = True
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root
-        self.hits: Counter[str] = Counter()
-        self.bytes_sent = 0
-        self.faults: dict[str, list[str]] = {}
-        self.always: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/master.m3u8"
-
-    def segments(self, rendition: str) -> set[str]:
-        return {p.rsplit("/", 1)[1] for p in self.hits if p.startswith(f"/{rendition}/") and p.endswith(".ts")}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: HlsDouble
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        srv = self.server
-        path = self.path.split("?", 1)[0]
-        with srv.lock:
-            srv.hits[path] += 1
-            queued = srv.faults.get(path)
-            fault = queued.pop(0) if queued else srv.always.get(path)
-        file = (srv.root / path.lstrip("/")).resolve()
-        if fault == "500" or not file.is_relative_to(srv.root) or not file.is_file():
-            self.send_error(500 if fault == "500" else 404)
-            return
-        data = file.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.apple.mpegurl" if path.endswith(".m3u8") else "video/mp2t")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        body = data[: len(data) // 2] if fault == "truncate" else data
-        self.wfile.write(body)
-        with srv.lock:
-            srv.bytes_sent += len(body)
-        if fault == "truncate":
-            self.close_connection = True
+    return build_hls_vod(tmp_path_factory.mktemp("hls"), minutes=1)
 
 
 @pytest.fixture
 def server(hls_root: Path):
-    srv = HlsDouble(hls_root)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with TwitchDouble(hls_root) as srv:
+        yield srv
 
 
 def _overlapping(root: Path, rendition: str, lo: float, hi: float) -> set[str]:
@@ -122,7 +53,7 @@ def _leftovers(dest: Path, keep: set[str]) -> list[str]:
     return sorted(p.name for p in dest.iterdir() if p.name not in keep)
 
 
-def test_audio_only_never_fetches_video(server: HlsDouble, hls_root: Path, tmp_path: Path) -> None:
+def test_audio_only_never_fetches_video(server: TwitchDouble, hls_root: Path, tmp_path: Path) -> None:
     calls: list[tuple[str, float, float | None]] = []
     got = fetch_audio(server.url, tmp_path, options=FAST, progress=lambda *a: calls.append(a))
     assert server.segments("video") == set()
@@ -138,7 +69,7 @@ def test_audio_only_never_fetches_video(server: HlsDouble, hls_root: Path, tmp_p
     assert _leftovers(tmp_path, {"audio.m4a"}) == []
 
 
-def test_sections_fetch_only_the_requested_ranges(server: HlsDouble, hls_root: Path, tmp_path: Path) -> None:
+def test_sections_fetch_only_the_requested_ranges(server: TwitchDouble, hls_root: Path, tmp_path: Path) -> None:
     windows = [(21.0, 23.0), (44.0, 46.0), (45.0, 47.0)]
     sections = fetch_sections(server.url, tmp_path, windows, height=720, margin_s=1.0, options=FAST)
     assert [s.window for s in sections] == [(20.0, 24.0), (43.0, 48.0)]
@@ -155,7 +86,7 @@ def test_sections_fetch_only_the_requested_ranges(server: HlsDouble, hls_root: P
     assert _leftovers(tmp_path, {"section-1.mp4", "section-2.mp4"}) == []
 
 
-def test_a_few_500s_are_retried(server: HlsDouble, tmp_path: Path) -> None:
+def test_a_few_500s_are_retried(server: TwitchDouble, tmp_path: Path) -> None:
     server.faults["/audio/seg005.ts"] = ["500", "500"]
     server.faults["/audio/index.m3u8"] = ["500", "500", "500"]  # a whole try fails, then the next one works
     got = fetch_audio(server.url, tmp_path, options=FetchOptions(attempts=3, fragment_retries=2, backoff_s=0.01,
@@ -165,7 +96,7 @@ def test_a_few_500s_are_retried(server: HlsDouble, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fault", ["500", "truncate"])
-def test_a_segment_that_keeps_failing_ends_in_a_clear_error(server: HlsDouble, tmp_path: Path, fault: str) -> None:
+def test_a_segment_that_keeps_failing_ends_in_a_clear_error(server: TwitchDouble, tmp_path: Path, fault: str) -> None:
     server.always["/audio/seg007.ts"] = fault
     with pytest.raises(DownloadError, match=r"failed after 2 tries") as err:
         fetch_audio(server.url, tmp_path, options=FAST)
@@ -174,21 +105,21 @@ def test_a_segment_that_keeps_failing_ends_in_a_clear_error(server: HlsDouble, t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_truncated_segment_once_is_fetched_again(server: HlsDouble, tmp_path: Path) -> None:
+def test_a_truncated_segment_once_is_fetched_again(server: TwitchDouble, tmp_path: Path) -> None:
     server.faults["/video/seg004.ts"] = ["truncate"]
     sections = fetch_sections(server.url, tmp_path, [(21.0, 23.0)], margin_s=0.0, options=FAST)
     assert server.hits["/video/seg004.ts"] == 2
     assert probe(sections[0].path).has_video
 
 
-def test_too_little_disk_is_refused_before_any_request(server: HlsDouble, tmp_path: Path) -> None:
+def test_too_little_disk_is_refused_before_any_request(server: TwitchDouble, tmp_path: Path) -> None:
     huge = FetchOptions(reserve_bytes=1 << 62)
     with pytest.raises(NotEnoughDisk, match="must stay free") as err:
         fetch_audio(server.url, tmp_path, options=huge)
     assert err.value.code == "disk_full" and not server.hits
 
 
-def test_abort_stops_the_download_and_keeps_nothing(server: HlsDouble, tmp_path: Path) -> None:
+def test_abort_stops_the_download_and_keeps_nothing(server: TwitchDouble, tmp_path: Path) -> None:
     seen: list[float] = []
     with pytest.raises(Cancelled):
         fetch_audio(server.url, tmp_path, options=FAST, progress=lambda s, d, t: seen.append(d),
@@ -212,5 +143,3 @@ def test_resolvers_check_ids_and_never_guess() -> None:
     for bad in ("abc", "12345", "1234567890123", "123456/../x"):
         with pytest.raises(ConfigError):
             check_vod_id(bad)
-    with pytest.raises(DownloadError, match="not supported yet"):
-        TwitchResolverMissing()("2012345678")

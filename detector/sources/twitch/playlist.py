@@ -4,14 +4,17 @@ Consumes the text of an HLS *media* playlist (``#EXTINF`` segments, as Twitch's 
 ffmpeg's hls muxer write them) and the windows a later stage needs on the VOD timeline; produces a
 trimmed playlist that lists only the segments overlapping those windows (with absolute URIs, so it
 can be handed to yt-dlp's native HLS downloader as ``hls_media_playlist_data``) and the spans of the
-VOD each kept run of segments really covers. Pure text work: no network, no files.
+VOD each kept run of segments really covers. Also reads a VOD's muted (DMCA) spans from its segment
+names (``<n>-muted.ts``) and the renditions an HLS master playlist lists. Pure text work: no network,
+no files.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from detector.errors import MediaError
 
@@ -121,3 +124,56 @@ def render_playlist(header: Sequence[str], segments: Sequence[Segment]) -> str:
         lines.append(seg.uri)
     lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+# --- muted segments and master playlists ------------------------------------------------------
+
+MUTED_SUFFIX = "-muted.ts"
+"""Twitch replaces a muted (DMCA) segment ``<n>.ts`` by ``<n>-muted.ts`` in a VOD's media playlists."""
+_AUDIO_CODECS = ("mp4a", "opus", "ac-3", "ec-3", "flac")
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+def muted_spans(playlist: MediaPlaylist) -> tuple[tuple[float, float], ...]:
+    """The spans ``(start_s, end_s)`` of ``playlist``'s muted segments, adjacent ones joined."""
+    spans = [(s.start_s, s.end_s) for s in playlist.segments
+             if urlsplit(s.uri).path.rsplit("/", 1)[-1].endswith(MUTED_SUFFIX)]
+    return tuple(merge_windows(spans, 0.0, playlist.duration_s))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """One media playlist a master playlist lists."""
+
+    uri: str
+    audio_only: bool
+    name: str | None = None
+
+
+def _attributes(text: str) -> dict[str, str]:
+    return {key: value.strip('"') for key, value in _ATTRIBUTE.findall(text)}
+
+
+def parse_master_playlist(text: str, base_url: str) -> list[Rendition]:
+    """The renditions of the HLS master playlist ``text`` (variant streams, then audio media with a URI)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise MediaError(f"{base_url} is not an HLS playlist (no #EXTM3U line).")
+    found: list[Rendition] = []
+    pending: dict[str, str] | None = None
+    for line in lines[1:]:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            pending = _attributes(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MEDIA:"):
+            attrs = _attributes(line.split(":", 1)[1])
+            if attrs.get("TYPE") == "AUDIO" and attrs.get("URI"):
+                found.append(Rendition(urljoin(base_url, attrs["URI"]), True, attrs.get("NAME")))
+        elif not line.startswith("#") and pending is not None:
+            codecs = [c.strip() for c in pending.get("CODECS", "").split(",") if c.strip()]
+            audio = "RESOLUTION" not in pending and (
+                pending.get("VIDEO") == "audio_only" or bool(codecs) and all(c.startswith(_AUDIO_CODECS) for c in codecs))
+            found.append(Rendition(urljoin(base_url, line), audio, pending.get("VIDEO")))
+            pending = None
+    if not found:
+        raise MediaError(f"{base_url} lists no renditions.")
+    return found
