@@ -77,6 +77,12 @@ class Repository(Protocol):
 
     async def find_vod(self, *, twitch_vod_id: str | None = None, source: str | None = None) -> Vod | None: ...
 
+    # -- jobs, read-only (the scheduler asks "was this VOD ever queued here?") -------------------------
+    async def find_job_with_key(self, dedupe_key: str, *, guild_id: str | None = None) -> int | None:
+        """The newest job ever enqueued with ``dedupe_key`` (in ``guild_id`` when given), whatever its
+        status — finished ones included, unlike the queue's dedupe; None when there was none."""
+        ...
+
     # -- clips ----------------------------------------------------------------------------------------
     async def save_candidates(self, job_id: int, drafts: Sequence[ClipDraft], *,
                               vod_id: int | None = None) -> list[Clip]:

@@ -186,6 +186,17 @@ class SqlRepository(ABC, Generic[TxT]):
         row = await self._find_vod(self._db, twitch_vod_id, source)
         return None if row is None else self._vod(row)
 
+    # -- jobs (read-only) -----------------------------------------------------------------------------
+    async def find_job_with_key(self, dedupe_key: str, *, guild_id: str | None = None) -> int | None:
+        if guild_id is None:
+            row = await self._db.fetchone(self._q(
+                "SELECT id FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1"), (dedupe_key,))
+        else:  # the (guild_id, id) index keeps this a short backward scan of one guild's jobs
+            row = await self._db.fetchone(self._q(
+                "SELECT id FROM jobs WHERE guild_id = ? AND dedupe_key = ? ORDER BY id DESC LIMIT 1"),
+                (guild_id, dedupe_key))
+        return None if row is None else int(row["id"])
+
     # -- clips ----------------------------------------------------------------------------------------
     async def save_candidates(self, job_id: int, drafts: Sequence[ClipDraft], *,
                               vod_id: int | None = None) -> list[Clip]:
