@@ -109,6 +109,16 @@ class Explanation:
     audio_z: float | None = None
     quote: str | None = None
     """What the streamer said around the peak (from the transcript), when it was transcribed."""
+    segment: str | None = None
+    """The segment label at the peak (``gameplay``, ``talking``, ``menu``, ``other``), when segmented."""
+    vision: str | None = None
+    """What the vision model saw in the window (its best prompt and probability), when frames were scored."""
+    caption: str | None = None
+    """A one-line caption of the window from the captioning model, when one ran."""
+    snapped: tuple[str, ...] = ()
+    """How the clip's edges moved to scene cuts or silences (e.g. ``start −1.2 s to a cut``)."""
+    muted_s: float | None = None
+    """Seconds of the clip inside muted (DMCA) parts of the VOD, when the VOD has any."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,8 +78,16 @@ def clip_dict(c: Candidate) -> dict[str, Any]:
             "audio_z": _num(e.audio_z, VALUE_DECIMALS),
         },
     }
+    extra = out["explanation"]
     if e.quote is not None:
-        out["explanation"]["quote"] = str(e.quote)
+        extra["quote"] = str(e.quote)
+    for key, value in (("segment", e.segment), ("vision", e.vision), ("caption", e.caption)):
+        if value is not None:
+            extra[key] = str(value)
+    if e.snapped:
+        extra["snapped"] = [str(move) for move in e.snapped]
+    if e.muted_s:
+        extra["muted_s"] = _num(e.muted_s, TIME_DECIMALS)
     return out
 
 
@@ -179,8 +187,14 @@ def _check_clip(clip: Any, i: int, where: str) -> dict[str, Any]:
         for e in emotes
     ):
         raise bad('"explanation.top_emotes" must be a list of [name, count] pairs.')
-    if not isinstance(expl.get("quote", ""), (str, type(None))):
-        raise bad('"explanation.quote" must be a string or null.')
+    for key in ("quote", "segment", "vision", "caption"):
+        if not isinstance(expl.get(key, ""), (str, type(None))):
+            raise bad(f'"explanation.{key}" must be a string or null.')
+    snapped = expl.get("snapped", [])
+    if not isinstance(snapped, list) or not all(isinstance(s, str) for s in snapped):
+        raise bad('"explanation.snapped" must be a list of strings.')
+    if expl.get("muted_s") is not None and not _is_num(expl["muted_s"]):
+        raise bad('"explanation.muted_s" must be a number of seconds or null.')
     sample = expl.get("chat_sample", [])
     if not isinstance(sample, list) or not all(isinstance(s, str) for s in sample):
         raise bad('"explanation.chat_sample" must be a list of strings.')
