@@ -69,7 +69,7 @@ async def test_worker_renders_the_clips_a_job_asks_for(sample_vod: SyntheticVod,
 
 
 def test_payload_transcript_options() -> None:
-    from detector.worker import transcript_from_payload
+    from detector.job_payload import transcript_from_payload
 
     assert transcript_from_payload({}) is None
     assert transcript_from_payload({"render": {"captions": True}}) is not None  # captions need words
