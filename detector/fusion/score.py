@@ -5,16 +5,24 @@ reaction lag here) and the settings; produces the aligned feature matrix and the
 Each feature ``f`` of track ``t`` is weighted by the parameter ``w_<t>_<f>``; the fused score is
 the weighted sum divided by the total weight of the features present, so chat-only, audio-only and
 both stay on the same scale for ``threshold``.
+
+With the VOD's ``Segments`` (gameplay / talking / menu / other), ``align`` routes the weights per bin
+(``detector.fusion.routing``): each bin then has its own weights and its own total, and menu bins
+scale the fused score. Without segments everything is as described above.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detector.params import Settings
 from detector.records import SignalTrack
+
+if TYPE_CHECKING:
+    from detector.signals.segments import Segments
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +34,26 @@ class AlignedFeatures:
     """``track.feature`` names, one per row of ``matrix``."""
     matrix: np.ndarray
     weights: np.ndarray
+    """The parameter weight of each row."""
+    bin_weights: np.ndarray | None = None
+    """``(rows, bins)`` routed weights per bin, when segments were given (else ``weights`` everywhere)."""
+    bin_scale: np.ndarray | None = None
+    """``(bins,)`` factor on the fused score per bin (``seg_menu_scale`` in menu bins), with segments."""
+    labels: np.ndarray | None = None
+    """``(bins,)`` segment label codes (indices into ``detector.signals.segments.LABELS``), with segments."""
+
+    def weights_at(self, index: int) -> np.ndarray:
+        """Each row's weight in bin ``index`` (routed when segments were given)."""
+        return self.weights if self.bin_weights is None else self.bin_weights[:, index]
+
+    def scale_at(self, index: int) -> float:
+        return 1.0 if self.bin_scale is None else float(self.bin_scale[index])
 
 
 def align(tracks: dict[str, SignalTrack], n_bins: int, shifts_s: dict[str, float],
-          settings: Settings, hop_s: float) -> AlignedFeatures:
+          settings: Settings, hop_s: float, segments: Segments | None = None) -> AlignedFeatures:
     """Put each track's features on the VOD grid; a track's value at VOD time t is read at
-    t + shift (the chat lag for chat)."""
+    t + shift (the chat lag for chat). With ``segments``, the weights are routed per bin by label."""
     names: list[str] = []
     rows: list[np.ndarray] = []
     weights: list[float] = []
@@ -50,21 +72,44 @@ def align(tracks: dict[str, SignalTrack], n_bins: int, shifts_s: dict[str, float
             rows.append(row)
             weights.append(float(settings[weight_name]))
     matrix = np.vstack(rows) if rows else np.zeros((0, n_bins), dtype=np.float32)
-    return AlignedFeatures(hop_s, tuple(names), matrix, np.asarray(weights, dtype=np.float32))
+    aligned = AlignedFeatures(hop_s, tuple(names), matrix, np.asarray(weights, dtype=np.float32))
+    if segments is not None:
+        from detector.fusion.routing import route_aligned
+
+        aligned = route_aligned(aligned, segments, settings)
+    return aligned
 
 
 def fuse(aligned: AlignedFeatures) -> SignalTrack:
-    total = float(aligned.weights.sum())
-    if total <= 0 or aligned.matrix.shape[0] == 0:
-        values = np.zeros(aligned.matrix.shape[1], dtype=np.float32)
+    meta: dict[str, object] = {"features": list(aligned.names), "weights": aligned.weights.tolist()}
+    if aligned.bin_weights is not None:
+        from detector.fusion.routing import label_counts
+
+        total = aligned.bin_weights.sum(axis=0)
+        weighted = (aligned.bin_weights * aligned.matrix).sum(axis=0)
+        values = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), 0.0)
+        if aligned.bin_scale is not None:
+            values = values * aligned.bin_scale
+        meta.update(routed=True, segment_bins=label_counts(aligned.labels))
     else:
-        values = (aligned.weights @ aligned.matrix) / total
-    return SignalTrack(name="fused", hop_s=aligned.hop_s, values=values.astype(np.float32),
-                       meta={"features": list(aligned.names), "weights": aligned.weights.tolist()})
+        total = float(aligned.weights.sum())
+        if total <= 0 or aligned.matrix.shape[0] == 0:
+            values = np.zeros(aligned.matrix.shape[1], dtype=np.float32)
+        else:
+            values = (aligned.weights @ aligned.matrix) / total
+    return SignalTrack(name="fused", hop_s=aligned.hop_s, values=values.astype(np.float32), meta=meta)
 
 
 def contributions_at(aligned: AlignedFeatures, index: int) -> dict[str, float]:
-    """Each feature's weighted share of the fused score at one bin."""
-    total = float(aligned.weights.sum()) or 1.0
+    """Each feature's weighted share of the fused score at one bin (with the bin's routed weights
+    and menu factor when segments were given); the shares add up to the fused value there."""
+    weights = aligned.weights_at(index)
+    total = float(weights.sum()) or 1.0
+    scale = aligned.scale_at(index)
     column = aligned.matrix[:, index]
-    return {name: float(w * v / total) for name, w, v in zip(aligned.names, aligned.weights, column)}
+    return {name: float(w * v / total * scale) for name, w, v in zip(aligned.names, weights, column)}
+
+
+def weights_at(aligned: AlignedFeatures, index: int) -> dict[str, float]:
+    """Each feature's weight in one bin (routed when segments were given), for explanations."""
+    return {name: float(w) for name, w in zip(aligned.names, aligned.weights_at(index))}
