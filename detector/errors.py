@@ -12,6 +12,8 @@ class DetectorError(Exception):
     """Base of all detector errors. ``code`` is stable and machine-readable."""
 
     code = "detector_error"
+    retryable = False
+    """Whether the same job may succeed later unchanged (an outage passes; bad input does not)."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

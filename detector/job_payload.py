@@ -44,9 +44,9 @@ def request_from_payload(payload: dict[str, Any], default_device: str = "auto") 
         raise ConfigError(f"The detect job's payload has unknown keys {unknown}.",
                           hint=f"Known keys: {', '.join(sorted(_PAYLOAD_KEYS))}.")
     media, chat = payload.get("media"), payload.get("chat")
-    if not media and not chat:
-        raise ConfigError("The detect job names neither a media file nor a chat log.",
-                          hint="Enqueue it with a MEDIA path, --chat FILE, or both.")
+    if not media and not chat and twitch_vod_of(payload) is None:
+        raise ConfigError("The detect job names neither a media file, a chat log nor a Twitch VOD.",
+                          hint="Enqueue it with a MEDIA path, --chat FILE, both, or a Twitch VOD.")
     settings = payload.get("settings") or {}
     if not isinstance(settings, dict):
         raise ConfigError("The detect job's settings must be a table of name = value.")
@@ -97,3 +97,13 @@ def merge_tuning(payload: dict[str, Any], tuning: Tuning | None) -> dict[str, An
         return payload
     tuned = {k: v for k, v in tuning.params.items() if k in PARAMS_BY_NAME}
     return {**payload, "settings": {**tuned, **settings}}
+
+
+def twitch_vod_of(payload: dict[str, Any]) -> str | None:
+    """The Twitch VOD id to download when the payload names one and no media file (checked)."""
+    facts = payload.get("vod")
+    if payload.get("media") or not isinstance(facts, dict) or not facts.get("twitch_vod_id"):
+        return None
+    from detector.sources.twitch.resolver import check_vod_id
+
+    return check_vod_id(str(facts["twitch_vod_id"]))

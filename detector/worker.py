@@ -22,21 +22,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detector.errors import ConfigError, DetectorError
 from detector.job_control import JobControl, StopReason, job_context
-from detector.job_payload import merge_tuning, request_from_payload
+from detector.job_payload import merge_tuning, request_from_payload, twitch_vod_of
 from storage.artifacts import ArtifactStore
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
 from storage.queue.timeouts import KindTimeouts, with_overrides
 from storage.records import Clip, Job, JobKind, JobStatus, Tuning
 from storage.repo.port import ClipDraft, Repository
+from storage.twitch_ref import vod_url
 
 if TYPE_CHECKING:
+    from detector.ingest import TwitchSources
     from detector.pipeline import DetectRequest
     from detector.records import Candidate
 
@@ -48,7 +50,8 @@ DETECT_SPAN = (0.02, 0.90)
 RENDER_SPAN = (0.93, 0.99)
 """Share of a DETECT job's progress rendering covers, when the payload asks for clips."""
 """Share of a DETECT job's progress the detector itself covers; artifacts and clips take the rest."""
-STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70}
+STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70, "download audio": 0.25,
+                 "download chat": 0.10}
 """Rough share of the detector's time per pipeline stage (unknown stages get ``DEFAULT_STAGE_WEIGHT``)."""
 DEFAULT_STAGE_WEIGHT = 0.10
 IDLE_WAIT_SLACK_S = 5.0
@@ -228,7 +231,7 @@ class Worker:
                 return await self._stopped(job, control)
             if isinstance(exc, DetectorError):
                 log.warning("job %d failed: %s", job.id, exc)
-                return await self._fail(job, exc.code, str(exc), retryable=False)
+                return await self._fail(job, exc.code, str(exc), retryable=exc.retryable)
             if isinstance(exc, StorageError) and exc.code == "disk_full":
                 log.warning("job %d failed: %s", job.id, exc)
                 return await self._fail(job, exc.code, str(exc), retryable=False)
@@ -276,8 +279,22 @@ class Worker:
         self.artifacts.ensure_free_space()
         control.report("starting", 0.0)
         await control.confirm_owned()  # "starting" is written (and the lease renewed) before the heavy work
+        progress = DetectorProgress(control)
+        sources = None
+        if (twitch_id := twitch_vod_of(job.payload)) is not None:
+            from detector.ingest import fetch_twitch_sources
+
+            sources = await control.supervise(asyncio.to_thread(
+                fetch_twitch_sources, twitch_id, self.artifacts.job_dir(job.id), want_chat=req.chat is None,
+                progress=progress, abort=control.should_abort))
+            req.media, req.chat = sources.audio, req.chat or sources.chat
         result = await control.supervise(asyncio.to_thread(
-            detect, req, progress=DetectorProgress(control), abort=control.should_abort))
+            detect, req, progress=progress, abort=control.should_abort))
+        if sources is not None:
+            from detector.ingest import flag_muted
+
+            result = replace(result, candidates=flag_muted(result.candidates, sources.muted),
+                             meta={**result.meta, "twitch": twitch_meta(sources)})
         control.raise_if_stopped()
         control.report("writing artifacts", DETECT_SPAN[1])
         self.artifacts.ensure_free_space()
@@ -355,7 +372,7 @@ class Worker:
         twitch_id = facts.get("twitch_vod_id")
         if req.media is None and not twitch_id:
             return None
-        source = facts.get("source") or (str(Path(req.media).absolute()) if req.media else f"twitch:{twitch_id}")
+        source = facts.get("source") or (vod_url(str(twitch_id)) if twitch_id else str(Path(str(req.media)).absolute()))
         streamer = facts.get("streamer_id")
         vod = await self.repo.upsert_vod(source=str(source), twitch_vod_id=str(twitch_id) if twitch_id else None,
                                          streamer_id=int(streamer) if streamer is not None else None,
@@ -369,3 +386,11 @@ class Worker:
         control.report("cleaning artifacts", 0.0)
         removed = await control.supervise(asyncio.to_thread(self.artifacts.clean_older_than, days, keep=keep))
         return {"days": days, "removed": [self.artifacts.relative(p) for p in removed]}
+
+
+def twitch_meta(sources: TwitchSources) -> dict[str, Any]:
+    """What the result says about the Twitch VOD the job downloaded."""
+    meta = sources.meta
+    return {"vod_id": sources.vod_id, "title": meta.title, "channel": meta.owner_login, "length_s": meta.length_s,
+            "created_at": meta.created_at, "muted": [list(span) for span in sources.muted],
+            "chat": "replay" if sources.chat else None, "warnings": list(sources.warnings)}

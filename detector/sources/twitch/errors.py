@@ -1,6 +1,7 @@
 """Sources stage, Twitch ingestion: the errors a VOD download can end in.
 
-Both subclass ``DetectorError`` so the worker fails the job for good with their ``code`` (proposed to
+All subclass ``DetectorError`` so the worker fails the job with their ``code``: for good when the
+VOD itself is the problem, retryably (``retryable``) when Twitch or the network failed (proposed to
 move into ``detector/errors.py`` once this package settles).
 """
 
@@ -13,12 +14,15 @@ class DownloadError(DetectorError):
     """A VOD (or a part of it) could not be downloaded, even after retries."""
 
     code = "download_error"
+    retryable = True
+    """An outage that outlasted the retries may pass; the job is tried again later."""
 
 
 class NotEnoughDisk(DownloadError):
     """The download folder has too little free space for what is about to be downloaded."""
 
     code = "disk_full"
+    retryable = False
 
 
 class TransientDownload(DownloadError):

@@ -49,12 +49,14 @@ class VodUnavailable(DownloadError):
     """Twitch will not serve the VOD: subscriber-only or restricted (403), deleted or expired (404)."""
 
     code = "vod_unavailable"
+    retryable = False
 
 
 class VodStillRecording(DownloadError):
     """The VOD is still being recorded (the stream is live); its end is not there yet."""
 
     code = "vod_recording"
+    retryable = False
 
 
 def check_vod_id(vod_id: str) -> str:

@@ -1,0 +1,136 @@
+"""Sources stage for queued jobs: a Twitch VOD id → the local files each later stage needs, no more.
+
+Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``TwitchSources``: the whole
+VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
+(TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
+spans. After detection, ``fetch_render_sections`` downloads only the stretches the clips to render
+cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Everything goes
+through ``detector.sources.twitch`` (GQL + usher resolver, yt-dlp), whose base URLs come from the
+environment, so tests and benches point it at a local double.
+
+A chat replay that cannot be had (Twitch asking for an integrity token, an outage) does not fail the
+job: it is detected from audio alone and the result says why. A VOD that is gone, subscriber-only or
+still recording fails the job for good with that reason; an outage after retries may pass, so it is
+retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from detector.records import AbortCheck, Candidate, ProgressCallback
+from detector.sources.twitch import (
+    DownloadError,
+    ResolvedVod,
+    Section,
+    VodMeta,
+    default_resolver,
+    download_chat,
+    fetch_audio,
+    fetch_sections,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE_FOLDER = "source"
+"""Where a job's downloaded audio, chat and sections live, inside its artifact folder."""
+SECTION_MARGIN_S = 10.0
+"""Seconds fetched around each clip, so snapping and fades have room."""
+SECTION_HEIGHT = 1080
+"""The tallest rendition fetched for rendering (a 9:16 crop of 1080p keeps 608 px of width)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwitchSources:
+    """What ingestion fetched for one VOD."""
+
+    vod_id: str
+    meta: VodMeta
+    audio: Path
+    chat: Path | None
+    muted: tuple[tuple[float, float], ...]
+    warnings: tuple[str, ...] = ()
+
+
+def fetch_twitch_sources(vod_id: str, folder: Path, *, want_chat: bool = True,
+                         progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> TwitchSources:
+    """Resolve ``vod_id`` and download its audio (and chat replay when ``want_chat``) under ``folder``."""
+    dest = folder / SOURCE_FOLDER
+    resolver = default_resolver(abort=abort)
+    vod: ResolvedVod = resolver.resolve(vod_id)
+    audio = fetch_audio(vod.playlist_url, dest, progress=progress, abort=abort)
+    chat: Path | None = None
+    warnings: list[str] = []
+    if want_chat:
+        try:
+            replay = download_chat(vod.vod_id, dest / "chat.json", client=resolver.gql, meta=vod.meta,
+                                   progress=progress, abort=abort)
+            if replay.comments:
+                chat = replay.path
+            else:
+                warnings.append("the VOD's chat replay has no messages; detected from the audio alone")
+        except DownloadError as exc:
+            if abort is not None and abort():
+                raise
+            log.warning("VOD %s: no chat replay (%s); detecting from audio alone", vod_id, exc)
+            warnings.append(f"chat replay unavailable ({exc}); detected from the audio alone")
+    muted = tuple((float(a), float(b)) for a, b in vod.meta.muted)
+    return TwitchSources(vod.vod_id, vod.meta, audio.path, chat, muted, tuple(warnings))
+
+
+def muted_seconds(start_s: float, end_s: float, muted: Sequence[tuple[float, float]]) -> float:
+    """How many seconds of ``[start_s, end_s)`` fall inside the muted spans."""
+    return sum(max(0.0, min(end_s, b) - max(start_s, a)) for a, b in muted)
+
+
+def flag_muted(candidates: Sequence[Candidate], muted: Sequence[tuple[float, float]]) -> tuple[Candidate, ...]:
+    """Candidates with ``explanation.muted_s`` set where they overlap a muted span."""
+    out = []
+    for c in candidates:
+        seconds = muted_seconds(c.start_s, c.end_s, muted)
+        if seconds > 0:
+            c = replace(c, explanation=replace(c.explanation, muted_s=round(seconds, 1)))
+        out.append(c)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionMap:
+    """Downloaded sections of a VOD, and which one holds each clip."""
+
+    sections: tuple[Section, ...]
+
+    def section_for(self, start_s: float, end_s: float) -> Section | None:
+        """The section covering ``[start_s, end_s]`` (None when none does)."""
+        for section in self.sections:
+            if section.start_s <= start_s + 1e-3 and end_s <= section.end_s + 1e-3:
+                return section
+        return None
+
+    def local(self, candidate: Candidate) -> tuple[Section, Candidate] | None:
+        """The section holding ``candidate`` and the candidate moved onto that file's timeline."""
+        section = self.section_for(candidate.start_s, candidate.end_s)
+        if section is None:
+            return None
+        shift = section.start_s
+        return section, replace(candidate, start_s=candidate.start_s - shift, end_s=candidate.end_s - shift,
+                                peak_s=candidate.peak_s - shift)
+
+
+def fetch_render_sections(vod_id: str, folder: Path, candidates: Sequence[Candidate], *,
+                          height: int = SECTION_HEIGHT, margin_s: float = SECTION_MARGIN_S,
+                          progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> SectionMap:
+    """Download only the parts of the VOD the ``candidates`` cover (± ``margin_s``), as ``.mp4`` files.
+
+    The playlist is resolved again here: usher's token inside it expires while detection runs."""
+    if not candidates:
+        return SectionMap(())
+    resolver = default_resolver(abort=abort)
+    url = resolver(vod_id)
+    windows = [(c.start_s, c.end_s) for c in candidates]
+    sections = fetch_sections(url, folder / SOURCE_FOLDER, windows, height=height, margin_s=margin_s,
+                              progress=progress, abort=abort)
+    return SectionMap(tuple(sections))

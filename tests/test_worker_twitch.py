@@ -1,0 +1,135 @@
+"""A DETECT job that names only a Twitch VOD, end to end against the local Twitch double.
+
+The real worker on real SQLite: GQL token → usher → the audio-only rendition and the chat replay are
+downloaded into the job's folder, the detector runs on them, muted spans flag the clips they touch,
+and rendering downloads only the sections its clips need. A VOD that is gone fails for good with its
+reason; a Twitch outage fails retryably; a chat replay that cannot be had leaves an audio-only result
+that says why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detector.ffmpeg import run_ffmpeg
+from detector.synthetic import make_vod
+from detector.worker import Worker, WorkerOptions
+from storage.artifacts import ArtifactStore
+from storage.factory import open_storage
+from storage.records import JobKind, JobRequest, JobStatus
+from storage.url import sqlite_url
+from tests.twitch_double import TwitchDouble
+from tests.twitch_vods import DELETED, MUTED, NORMAL, FakeVod, make_comments
+
+pytestmark = pytest.mark.timeout(180)
+
+LENGTH_S = 120
+
+
+@pytest.fixture(scope="module")
+def hls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-minute VOD with planted loud events, as HLS with a video and an audio-only rendition."""
+    work = tmp_path_factory.mktemp("twitch-vod")
+    vod = make_vod(work / "src", minutes=LENGTH_S / 60, chat=False, width=320, height=180, fps=15, seed=3)
+    root = work / "site"
+    root.mkdir()
+    run_ffmpeg(["-loglevel", "error", "-i", str(vod.media_path), "-map", "0:v", "-map", "0:a", "-c", "copy",
+                "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+                "-hls_segment_filename", str(root / "%v" / "seg%03d.ts"), "-master_pl_name", "master.m3u8",
+                "-var_stream_map", "v:0,agroup:aud,name:video a:0,agroup:aud,name:audio,default:yes",
+                str(root / "%v" / "index.m3u8")], timeout_s=120, what="making the HLS VOD")
+    return root
+
+
+@pytest.fixture
+def twitch(hls_root: Path, monkeypatch: pytest.MonkeyPatch):
+    catalogue = {
+        NORMAL: FakeVod(NORMAL, length_s=LENGTH_S, comments=make_comments(1500, LENGTH_S)),
+        MUTED: FakeVod(MUTED, length_s=LENGTH_S, muted=[(0, LENGTH_S // 2)]),
+        DELETED: FakeVod(DELETED, deleted=True),
+    }
+    with TwitchDouble(hls_root, catalogue) as double:
+        for name, value in double.env().items():
+            monkeypatch.setenv(name, value)
+        yield double
+
+
+async def run_job(tmp_path: Path, payload: dict[str, Any]) -> tuple[Any, list[Any], Path]:
+    url = sqlite_url(tmp_path / "queue.db")
+    artifacts = ArtifactStore.for_storage(None, tmp_path / "artifacts")
+    async with await open_storage(url) as st:
+        enq = await st.queue.enqueue(JobRequest(kind=JobKind.DETECT, payload=payload, max_attempts=2))
+        worker = Worker(st.queue, st.repo, artifacts, WorkerOptions(worker_id="w1", once=True, idle_s=0.05))
+        await worker.run()
+        job = await st.queue.get(enq.job.id)
+        clips = await st.repo.list_clips(job.id)
+    return job, clips, artifacts.job_dir(job.id)
+
+
+def payload(vod_id: str, **extra: Any) -> dict[str, Any]:
+    return {"vod": {"twitch_vod_id": vod_id, "title": "Synthetic stream"}, "settings": {"top_k": 3}, **extra}
+
+
+async def test_a_twitch_only_job_downloads_audio_and_chat_then_detects(twitch: TwitchDouble, tmp_path: Path) -> None:
+    job, clips, folder = await run_job(tmp_path, payload(NORMAL))
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    assert clips and all(c.vod_id is not None for c in clips)
+    assert twitch.segments("video", NORMAL) == set()  # detection never needs a picture
+    result = json.loads((folder / "result.json").read_text())
+    facts = result["meta"]["twitch"]
+    assert facts["vod_id"] == NORMAL and facts["chat"] == "replay" and facts["muted"] == []
+    assert result["meta"]["chat_messages"] > 1000 and "audio" in result["meta"]["mode"]
+    assert (folder / "source" / "chat.json").is_file() and (folder / "source" / "audio.m4a").is_file()
+
+
+async def test_muted_spans_flag_the_clips_that_touch_them(twitch: TwitchDouble, tmp_path: Path) -> None:
+    job, clips, _ = await run_job(tmp_path, payload(MUTED))
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    for clip in clips:
+        inside = max(0.0, min(clip.end_s, LENGTH_S // 2) - clip.start_s)
+        assert clip.explanation.get("muted_s", 0.0) == pytest.approx(inside, abs=0.11)
+    assert any(c.explanation.get("muted_s") for c in clips) or all(c.start_s >= LENGTH_S // 2 for c in clips)
+
+
+async def test_a_deleted_vod_fails_for_good_with_its_reason(twitch: TwitchDouble, tmp_path: Path) -> None:
+    job, clips, _ = await run_job(tmp_path, payload(DELETED))
+    assert job.status is JobStatus.FAILED and job.error_code == "vod_unavailable" and job.attempts == 1
+    assert "deleted" in (job.error_message or "").lower() and clips == []
+
+
+async def test_a_twitch_outage_is_retried_later(twitch: TwitchDouble, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from detector.sources.twitch import gql
+
+    monkeypatch.setattr(gql, "RetryPolicy", _fast_policy(gql.RetryPolicy))
+    twitch.always["gql:PlaybackAccessToken"] = "500"
+    job, _, _ = await run_job(tmp_path, payload(NORMAL))
+    assert job.status in (JobStatus.QUEUED, JobStatus.FAILED) and job.error_code == "download_error"
+    assert job.status is JobStatus.QUEUED or job.attempts == 2  # retryable: queued again (or out of attempts)
+
+
+async def test_no_chat_replay_still_detects_from_audio_and_says_why(twitch: TwitchDouble, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from detector.sources.twitch import gql
+
+    monkeypatch.setattr(gql, "RetryPolicy", _fast_policy(gql.RetryPolicy))
+    twitch.always["gql:VideoCommentsByOffsetOrCursor"] = "gql-fatal"
+    job, clips, folder = await run_job(tmp_path, payload(NORMAL))
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    facts = json.loads((folder / "result.json").read_text())["meta"]["twitch"]
+    assert facts["chat"] is None and "chat replay unavailable" in facts["warnings"][0]
+    assert not (folder / "source" / "chat.json").exists() and clips
+
+
+def _fast_policy(cls: Any) -> Any:
+    def fast(*args: Any, **kw: Any) -> Any:
+        kw.setdefault("attempts", 2)
+        kw.setdefault("backoff_s", 0.01)
+        kw.setdefault("backoff_max_s", 0.02)
+        kw.setdefault("timeout_s", 5.0)
+        return cls(*args, **kw)
+    return fast
