@@ -1,8 +1,8 @@
 """``highlights bench-render``: how fast clips render and how close they land to the size target.
 
-Renders N clips of S seconds from a synthetic 1080p60 source with libx264 and with stream copy and
-prints them side by side (time per clip, realtime factor, output size vs target); see
-``detector.render.bench``. Progress goes to stderr, the table to stdout.
+Renders N clips of S seconds from a synthetic 1080p60 source with libx264, with stream copy and with
+a smart cut (only the edge GOPs re-encoded) and prints them side by side (time per clip, realtime
+factor, output size vs target); see ``detector.render.bench``. Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from detector.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench-render", help="time clip rendering (libx264 vs stream copy) on a synthetic source",
-                       description="Render N clips from a synthetic 1080p60 source with libx264 and with stream "
-                                   "copy; print time per clip, realtime factor and size vs target.")
+    p = sub.add_parser("bench-render", help="time clip rendering (libx264, stream copy, smart cut) on a synthetic source",
+                       description="Render N clips from a synthetic 1080p60 source with libx264, with stream "
+                                   "copy and with a smart cut; print time per clip, realtime factor and size vs "
+                                   "target.")
     p.add_argument("--clips", type=int, default=10, help="number of clips (default 10)")
     p.add_argument("--seconds", type=float, default=30.0, help="clip length (default 30)")
     p.add_argument("--height", type=int, default=1080, help="source height, 16:9 (default 1080)")

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="video encoder (auto: NVENC/AMF/VAAPI when one works, else libx264)")
     p.add_argument("--preset", help="encoder speed preset (libx264: ultrafast … veryslow)")
     p.add_argument("--loudness", default="-14", metavar="LUFS|off", help="loudness target (default -14 LUFS)")
-    p.add_argument("--no-copy", action="store_true", help="always re-encode, never stream copy")
+    p.add_argument("--no-copy", action="store_true", help="always re-encode: no stream copy, no smart cut")
     p.add_argument("--no-thumbs", action="store_true", help="no thumbnails or contact sheet")
     p.add_argument("--no-export", action="store_true", help="no EDL / OTIO files")
     p.add_argument("--cache", type=Path, metavar="DIR", help="render cache folder (default ~/.cache/highlights/render)")

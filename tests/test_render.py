@@ -97,7 +97,7 @@ def files_in(folder: Path) -> list[str]:
 
 
 def test_reencoded_cut_is_frame_exact_with_loudness_and_size(src, tmp_path: Path):
-    plan = plan_of(src, 3.9, 6.2, size_limit_bytes=400 * 1024)
+    plan = plan_of(src, 3.9, 6.2, size_limit_bytes=400 * 1024, allow_copy=False)  # no smart cut either
     r = render_clip(plan, tmp_path / "a.mp4")
     assert r.mode == "encode"
     frames = frames_of(r.path, (48, 27))
@@ -123,9 +123,11 @@ def test_stream_copy_when_cuts_fall_on_keyframes(src, tmp_path: Path):
     source = frames_of(src.path, (48, 27))
     assert np.array_equal(frames[0], source[4 * FPS]) and np.array_equal(frames[-1], source[8 * FPS - 1])
     assert abs(measure_integrated(r.path) - (-14.0)) <= 1.0
-    # A cut off the keyframes, or any filter, means a re-encode.
+    # A cut off the keyframes means a smart cut (tests/test_smartcut.py); any filter means a re-encode.
     assert render_clip(plan_of(src, 4.5, 8.0, loudness_lufs=None, fade_s=0.0, size_limit_bytes=None),
-                       tmp_path / "off.mp4").mode == "encode"
+                       tmp_path / "off.mp4").mode == "smartcut"
+    assert render_clip(plan_of(src, 4.0, 8.0, loudness_lufs=None, fade_s=0.0, size_limit_bytes=None, width=320,
+                               height=180), tmp_path / "scaled.mp4").mode == "encode"
 
 
 def test_size_target_holds_on_incompressible_video(media_dir: Path, tmp_path: Path):
@@ -325,7 +327,7 @@ def test_cache_hit_does_not_reencode(src, tmp_path: Path):
     shutil.copyfile(src.path, copy)
     cache = RenderCache(tmp_path / "cache")
     plan = ClipPlan(source=SourceRef.of(copy), start_s=2.0, end_s=4.5, width=W, height=H, preset="ultrafast",
-                    size_limit_bytes=None)
+                    size_limit_bytes=None, allow_copy=False)
     first = render_clip(plan, tmp_path / "out" / "one.mp4", cache=cache)
     assert first.mode == "encode"
     copy.unlink()  # a second encode could not even read the source

@@ -115,7 +115,11 @@ def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[
                                 encoder=encoder, title_s=1.5 if batch.reel_titles else 0.0,
                                 size_limit_bytes=batch.reel_size_limit_bytes, preset=options.preset)
         items = [ReelItem(o.rendered.path, f"#{o.candidate.rank}  {hms(o.candidate.start_s)}") for o in outputs]
-        reel = render_reel(items, out / "reel.mp4", reel_opts, cache=cache, progress=progress, abort=abort)
+        try:
+            reel = render_reel(items, out / "reel.mp4", reel_opts, cache=cache, progress=progress, abort=abort)
+        except RenderError as exc:
+            warnings.append(f"no reel: {exc}")
+            log.warning("no reel: %s", exc)
     manifest = write_text_atomic(out / "render.json", json.dumps(
         _manifest(outputs, reel, sheet, exports, warnings, media), indent=1, ensure_ascii=False) + "\n")
     return BatchResult(tuple(outputs), manifest, reel, sheet, exports, tuple(warnings))

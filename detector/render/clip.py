@@ -3,7 +3,10 @@
 Consumes a plan; produces the output file and a ``RenderedClip`` saying how it was made. Order:
 the render cache (a hit is handed out without touching ffmpeg), a probe of the source (a corrupt
 or missing file, or a plan past its end, fails here with a clear error), then stream copy when the
-cuts fall on keyframes and the picture needs no filter (the sound is always re-encoded), else a re-encode with frame-exact cuts (input
+cuts fall on keyframes and the picture needs no filter (the sound is always re-encoded); when the
+picture needs no filter but the cuts fall between keyframes, a smart cut (:mod:`smartcut`: only the
+GOPs at the edges re-encoded, the middle copied, the result checked) if the copied bitrate fits the
+size limit; else, or when a smart cut fails a check, a re-encode with frame-exact cuts (input
 seek, decoded and trimmed), two-pass loudness normalisation, fades, layout and captions. With a
 size limit the bitrate is derived from it; an output over the limit is made again at a lower
 resolution and bitrate, and the size is checked again. Every attempt writes a scratch file beside
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from detector.errors import MediaError
 from detector.records import AbortCheck, MediaInfo, ProgressCallback
 from detector.render.audio import Loudness, audio_chain, measure_loudness
 from detector.render.cache import RenderCache
@@ -30,6 +34,7 @@ from detector.render.graph import scaled_size, video_graph
 from detector.render.keyframes import on_keyframe
 from detector.render.plan import ClipPlan
 from detector.render.runner import discard, run_to_file, temp_path_for
+from detector.render.smartcut import smart_cut
 from detector.sources.media import probe
 
 log = logging.getLogger(__name__)
@@ -45,11 +50,12 @@ class RenderedClip:
     path: Path
     plan_key: str
     mode: str
-    """``copy`` (stream copy), ``encode`` or ``cache`` (an earlier render of the same plan)."""
+    """``copy`` (stream copy), ``smartcut`` (edges re-encoded, middle copied), ``encode`` or ``cache`` (an
+    earlier render of the same plan)."""
     duration_s: float
     size_bytes: int
     attempts: int = 0
-    """Encodes run for this output (0 for copy and cache)."""
+    """Whole-clip encodes run for this output (0 for copy, smart cut and cache)."""
     scale: float = 1.0
     """Output scale of the attempt that was kept (below 1 after a size overshoot)."""
     seconds: float = 0.0
@@ -140,7 +146,8 @@ def render_clip(plan: ClipPlan, out: str | os.PathLike[str], *, cache: RenderCac
     try:
         result = None
         loudness = _loudness(plan, info)
-        if can_copy(plan, info):
+        copyable = can_copy(plan, info)
+        if copyable:
             run_to_file(copy_args(plan, info, loudness), scratch, total_s=plan.duration_s, stage=stage, progress=progress,
                         abort=abort, timeout_s=timeout, what=f"copying {out.name}")
             size = scratch.stat().st_size
@@ -149,6 +156,10 @@ def render_clip(plan: ClipPlan, out: str | os.PathLike[str], *, cache: RenderCac
             else:
                 log.info("stream copy of %s is %d bytes, over the %d limit; re-encoding", out.name, size,
                          plan.size_limit_bytes)
+        if result is None and not copyable and plan.allow_copy and not plan.needs_video_filters(info.width,
+                                                                                                info.height):
+            result = _smart_cut(plan, info, scratch, out, key, loudness, stage=stage, progress=progress, abort=abort,
+                                timeout_s=timeout)
         if result is None:
             result = _encode(plan, info, scratch, out, key, loudness, attempts, stage=stage, progress=progress,
                              abort=abort, timeout_s=timeout)
@@ -169,6 +180,25 @@ def _loudness(plan: ClipPlan, info: MediaInfo) -> Loudness | None:
     if info.has_audio and plan.loudness_lufs is not None:
         return measure_loudness(plan.source.path, plan.start_s, plan.duration_s, plan.loudness_lufs)
     return None
+
+
+def _smart_cut(plan: ClipPlan, info: MediaInfo, scratch: Path, out: Path, key: str, loudness: Loudness | None, *,
+               stage: str, progress: ProgressCallback | None, abort: AbortCheck | None,
+               timeout_s: float) -> RenderedClip | None:
+    """A smart cut of the plan in ``scratch``; None (and a log line saying why) to re-encode instead."""
+    try:
+        done = smart_cut(plan, info, scratch, loudness, stage=stage, progress=progress, abort=abort,
+                         timeout_s=timeout_s)
+    except (RenderError, MediaError) as exc:
+        log.warning("smart cut of %s failed (%s); re-encoding the whole clip", out.name, exc)
+        return None
+    if done is None:
+        return None
+    if plan.size_limit_bytes is not None and done.size_bytes > plan.size_limit_bytes:
+        log.info("smart cut of %s is %d bytes, over the %d limit; re-encoding", out.name, done.size_bytes,
+                 plan.size_limit_bytes)
+        return None
+    return RenderedClip(out, key, "smartcut", plan.duration_s, done.size_bytes)
 
 
 def _encode(plan: ClipPlan, info: MediaInfo, scratch: Path, out: Path, key: str, loudness: Loudness | None,

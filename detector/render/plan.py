@@ -20,7 +20,7 @@ from typing import Any
 from detector.errors import MediaError
 from detector.render.captions import Word
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 """Bump when the same plan would now render differently (filter graph, encoder settings)."""
 LAYOUTS = ("source", "split", "face", "center")
 """``source``: the source framing (16:9); ``split``: 9:16 with the facecam on top and the gameplay
@@ -99,7 +99,8 @@ class ClipPlan:
     """The output must not be larger; None: quality-based rate control, no limit."""
     audio_kbps: int = 128
     allow_copy: bool = True
-    """Stream copy when the cuts fall on keyframes and nothing needs filtering."""
+    """Stream copy when the cuts fall on keyframes and nothing needs filtering, and a smart cut (only the
+    edges re-encoded) when nothing needs filtering but the cuts fall between keyframes."""
     label: str | None = None
     """The segment label the layout came from (``gameplay``, ``talking``), for the record."""
 

@@ -5,7 +5,9 @@ preceded by a title card — a dark frame with the title drawn by libass) joined
 short cross-fade of picture (``xfade``) and sound (``acrossfade``). Every piece is brought to the
 reel's size, frame rate and audio format first, as ``xfade`` needs. The reel goes through the same
 encoder choice, size-targeted bitrate, progress, abort and atomic output as a clip, and is cached
-under a key made of its pieces' identities and options.
+under a key made of its pieces' identities and options. Like a clip, a reel that overshoots its
+size limit is made again at a lower resolution and bitrate; its size is checked after every
+attempt, and only a reel within the limit is moved to the output path.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detector.records import AbortCheck, ProgressCallback
 from detector.render.cache import RenderCache
 from detector.render.captions import filter_path, title_ass
-from detector.render.clip import RenderedClip
-from detector.render.encode import audio_args, global_args, target_video_kbps, upload_filter, video_args
+from detector.render.clip import ATTEMPTS, RenderedClip
+from detector.render.encode import SIZE_MARGIN, audio_args, global_args, target_video_kbps, upload_filter, video_args
 from detector.render.errors import RenderError
+from detector.render.frames import even
 from detector.render.plan import RENDER_VERSION, SourceRef
-from detector.render.runner import run_to_file
+from detector.render.runner import discard, run_to_file, temp_path_for
 from detector.sources.media import probe
 
 log = logging.getLogger(__name__)
@@ -75,8 +78,8 @@ _AUDIO = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_la
 
 
 def reel_args(items: Sequence[ReelItem], durations: Sequence[float], has_audio: Sequence[bool],
-              opts: ReelOptions, tmp: str) -> tuple[list[str], float]:
-    """The ffmpeg arguments of the reel and its total duration."""
+              opts: ReelOptions, tmp: str, *, margin: float = SIZE_MARGIN) -> tuple[list[str], float]:
+    """The ffmpeg arguments of the reel and its total duration; ``margin``: share of the size limit aimed at."""
     args: list[str] = [*global_args(opts.encoder)]
     graph: list[str] = []
     pieces: list[tuple[str, str, float]] = []
@@ -113,7 +116,7 @@ def reel_args(items: Sequence[ReelItem], durations: Sequence[float], has_audio: 
         v, a = f"[xv{i}]", f"[xa{i}]"
     up = upload_filter(opts.encoder)
     graph.append(f"{v}{up or 'null'}[v]")
-    kbps = target_video_kbps(opts.size_limit_bytes, total, opts.audio_kbps) if opts.size_limit_bytes else None
+    kbps = target_video_kbps(opts.size_limit_bytes, total, opts.audio_kbps, margin) if opts.size_limit_bytes else None
     args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-map", a,
              *video_args(opts.encoder, kbps=kbps, fps=opts.fps, preset=opts.preset), *audio_args(opts.audio_kbps),
              "-movflags", "+faststart"]
@@ -122,8 +125,13 @@ def reel_args(items: Sequence[ReelItem], durations: Sequence[float], has_audio: 
 
 def render_reel(items: Sequence[ReelItem], out: str | os.PathLike[str], opts: ReelOptions, *,
                 cache: RenderCache | None = None, progress: ProgressCallback | None = None,
-                abort: AbortCheck | None = None) -> RenderedClip:
-    """Join ``items`` into one reel at ``out``; see the module docstring."""
+                abort: AbortCheck | None = None,
+                attempts: Sequence[tuple[float, float]] = ATTEMPTS) -> RenderedClip:
+    """Join ``items`` into one reel at ``out``; see the module docstring.
+
+    ``attempts`` is the size schedule, ``(output scale, share of the limit aimed at)`` per try, as
+    for clips; without a size limit only the first is made.
+    """
     began = time.monotonic()
     out = Path(out)
     if not items:
@@ -132,13 +140,31 @@ def render_reel(items: Sequence[ReelItem], out: str | os.PathLike[str], opts: Re
     if cache is not None and cache.fetch(key, out) is not None:
         return RenderedClip(out, key, "cache", probe(out).duration_s, out.stat().st_size)
     infos = [probe(i.path) for i in items]
-    with tempfile.TemporaryDirectory(prefix="highlights-reel-") as tmp:
-        args, total = reel_args(items, [i.duration_s for i in infos], [i.has_audio for i in infos], opts, tmp)
-        run_to_file(args, out, total_s=total, stage="reel", progress=progress, abort=abort,
-                    timeout_s=max(600.0, 30.0 * total), what=f"rendering the reel {out.name}")
-    size = out.stat().st_size
-    if opts.size_limit_bytes and size > opts.size_limit_bytes:
-        log.warning("reel %s is %d bytes, over its %d byte target", out.name, size, opts.size_limit_bytes)
+    limit = opts.size_limit_bytes
+    scratch = temp_path_for(out)
+    size, total, attempt, scale = 0, 0.0, 0, 1.0
+    try:
+        with tempfile.TemporaryDirectory(prefix="highlights-reel-") as tmp:
+            for attempt, (scale, margin) in enumerate(attempts, start=1):
+                sized = opts if scale >= 1.0 else replace(opts, width=even(opts.width * scale),
+                                                          height=even(opts.height * scale))
+                args, total = reel_args(items, [i.duration_s for i in infos], [i.has_audio for i in infos], sized,
+                                        tmp, margin=margin)
+                run_to_file(args, scratch, total_s=total, stage="reel", progress=progress, abort=abort,
+                            timeout_s=max(600.0, 30.0 * total), what=f"rendering the reel {out.name}")
+                size = scratch.stat().st_size
+                if not limit or size <= limit:
+                    break
+                log.info("reel %s came out at %d bytes, over its %d byte limit (attempt %d at scale %.2f)",
+                         out.name, size, limit, attempt, scale)
+            else:
+                raise RenderError(
+                    f"The reel {out.name} stays over its size limit ({size / 1048576:.2f} MiB > "
+                    f"{(limit or 0) / 1048576:.2f} MiB) even at a lower resolution.",
+                    hint="Raise the reel's size limit, or put fewer or shorter clips in it.")
+        os.replace(scratch, out)
+    finally:
+        discard(scratch)
     if cache is not None:
         cache.put(key, out)
-    return RenderedClip(out, key, "encode", total, size, 1, 1.0, time.monotonic() - began)
+    return RenderedClip(out, key, "encode", total, size, attempt, scale, time.monotonic() - began)
