@@ -27,6 +27,7 @@ from detector.errors import ConfigError
 from storage.records import Tuning
 
 if TYPE_CHECKING:
+    from detector.hybrid import HybridOptions
     from detector.pipeline import DetectRequest
     from detector.signals.transcript import TranscriptOptions
 
@@ -62,7 +63,7 @@ def request_from_payload(payload: dict[str, Any], default_device: str = "auto") 
     return DetectRequest(media=Path(media) if media else None, chat=Path(chat) if chat else None,
                          settings=Settings(settings), device=str(payload.get("device") or default_device),
                          vod_start=vod_start, window=(float(window[0]), float(window[1])) if window else None,
-                         transcript=transcript_from_payload(payload))
+                         transcript=transcript_from_payload(payload), hybrid=hybrid_from_payload(payload))
 
 
 def transcript_from_payload(payload: dict[str, Any]) -> TranscriptOptions | None:
@@ -107,3 +108,27 @@ def twitch_vod_of(payload: dict[str, Any]) -> str | None:
     from detector.sources.twitch.resolver import check_vod_id
 
     return check_vod_id(str(facts["twitch_vod_id"]))
+
+
+HYBRID_KEYS = frozenset({"segments", "vision", "scenes", "profile"})
+
+
+def hybrid_from_payload(payload: dict[str, Any]) -> HybridOptions | None:
+    """The payload's ``hybrid`` option: ``true`` (every stage) or ``{segments, vision, scenes, profile}``."""
+    from detector.hybrid import HybridOptions
+
+    raw = payload.get("hybrid")
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict) or set(raw) - HYBRID_KEYS:
+        raise ConfigError(f"The detect job's hybrid must be true or {{{', '.join(sorted(HYBRID_KEYS))}}}; got {raw!r}.")
+    flags = {k: raw.get(k, True) for k in ("segments", "vision", "scenes")}
+    if not all(isinstance(v, bool) for v in flags.values()):
+        raise ConfigError("The detect job's hybrid.segments, .vision and .scenes must be true or false.")
+    profile = raw.get("profile")
+    if profile is not None and profile not in ("cpu", "rtx3050", "rx6800xt"):
+        raise ConfigError(f"The detect job's hybrid.profile {profile!r} is not a hardware profile.",
+                          hint="Use cpu, rtx3050 or rx6800xt, or leave it out to choose from the machine.")
+    return HybridOptions(**flags, profile=profile)

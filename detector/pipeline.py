@@ -12,6 +12,13 @@ track joins the others and everything is ranked again; each candidate that was s
 gets the quote in its explanation. With ``full_transcript`` the transcript is one more signal over
 the whole VOD and there is a single pass. A missing faster-whisper or model makes the transcript
 unavailable with a reason (``meta["unavailable_signals"]``), never a failure.
+
+With ``DetectRequest.hybrid`` set (``detector.hybrid``): segments (gameplay / talking / menu) are
+labelled over the whole VOD from keyframes and speech right after the cheap signals, and every
+ranking routes the fusion weights by label; the vision model scores frames of the best
+``vision_candidates`` windows in the second pass, beside the transcript; after the last ranking the
+clips' edges snap to exact scene cuts or silences near them, and each explanation names its segment,
+what the vision model saw and how the edges moved. Expensive stages touch only candidate windows.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.compute import select_backend
 from detector.errors import Cancelled, DetectorError
@@ -28,6 +36,7 @@ from detector.fusion.candidates import find_candidates
 from detector.fusion.explain import explain
 from detector.fusion.lag import LagEstimate, estimate_chat_lag
 from detector.fusion.score import align, fuse
+from detector.hybrid import HybridOptions, run_segments, run_vision, snap, with_segments
 from detector.params import Settings
 from detector.records import (
     AbortCheck,
@@ -41,6 +50,10 @@ from detector.records import (
 from detector.signals.base import HOP_S, SignalContext, SignalInputs, registry
 from detector.signals.chat_learned import TokenWeights
 from detector.signals.transcript import TranscriptOptions, TranscriptSignal, quote_for
+from detector.signals.vision import vision_meta, with_vision
+
+if TYPE_CHECKING:
+    from detector.signals.segments import Segments
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -62,6 +75,8 @@ class DetectRequest:
     """Only return candidates whose peak lies in this span of the VOD timeline."""
     transcript: TranscriptOptions | None = None
     """Transcribe (candidate windows, or everything with ``full_transcript``); None: no transcript."""
+    hybrid: HybridOptions | None = None
+    """Segments, vision and edge snapping (``detector.hybrid``); None: chat, audio and transcript only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +89,12 @@ class Ranked:
 
 
 def rank(tracks: dict[str, SignalTrack], chat: ChatLog | None, settings: Settings, duration_s: float,
-         window: tuple[float, float] | None = None) -> Ranked:
-    """The steps after the signals: chat lag, alignment, fusion, candidates and explanations."""
+         window: tuple[float, float] | None = None, segments: Segments | None = None) -> Ranked:
+    """The steps after the signals: chat lag, alignment (weights routed by ``segments``), fusion,
+    candidates and explanations."""
     lag = estimate_chat_lag(tracks["chat"], tracks.get("audio"), settings) if "chat" in tracks else None
     n_bins = max(int(math.ceil(duration_s / HOP_S)), 1)
-    aligned = align(tracks, n_bins, {"chat": lag.lag_s} if lag else {}, settings, HOP_S)
+    aligned = align(tracks, n_bins, {"chat": lag.lag_s} if lag else {}, settings, HOP_S, segments=segments)
     fused = fuse(aligned)
     candidates = []
     for n, span in enumerate(find_candidates(fused, settings, duration_s, window), start=1):
@@ -135,6 +151,15 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         tracks[name] = cls().compute(inputs, ctx)
         timings[f"signal_{name}"] = time.perf_counter() - t
     _check_abort(abort)
+    hybrid = req.hybrid
+    segments: Segments | None = None
+    if hybrid is not None and hybrid.segments:
+        t = time.perf_counter()
+        outcome = run_segments(media, req.settings, abort=abort, progress=progress)
+        segments = outcome.value
+        if outcome.reason:
+            unavailable["segments"] = outcome.reason
+        timings["segments"] = time.perf_counter() - t
     wants_transcript = req.transcript is not None and media is not None and media.has_audio
     if wants_transcript and (reason := TranscriptSignal.unavailable_reason(req.transcript)):
         unavailable[TranscriptSignal.NAME] = reason
@@ -145,21 +170,48 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         tracks["transcript"] = TranscriptSignal(req.transcript).compute(inputs, ctx)
         timings["signal_transcript"] = time.perf_counter() - t
     t = time.perf_counter()
-    pool = int(req.settings["transcript_candidates"]) if wants_transcript and not full else 0
+    pool_t = int(req.settings["transcript_candidates"]) if wants_transcript and not full else 0
+    pool_v = int(req.settings["vision_candidates"]) if hybrid is not None and hybrid.vision else 0
+    pool = max(pool_t, pool_v)
     first_settings = _with_top_k(req.settings, max(pool, int(req.settings["top_k"]))) if pool else req.settings
-    ranked = rank(tracks, chat, first_settings, duration, req.window)
+    ranked = rank(tracks, chat, first_settings, duration, req.window, segments)
     timings["fusion"] = time.perf_counter() - t
-    if pool and ranked.candidates:
+    second_pass = False
+    if pool_t and ranked.candidates:
         _check_abort(abort)
         t = time.perf_counter()
         context = req.settings["transcript_context_s"]
-        spans = [(c.start_s - context, c.end_s + context) for c in ranked.candidates[:pool]]
+        spans = [(c.start_s - context, c.end_s + context) for c in ranked.candidates[:pool_t]]
         tracks["transcript"] = TranscriptSignal(req.transcript, spans).compute(inputs, ctx)
         timings["signal_transcript"] = time.perf_counter() - t
+        second_pass = True
+    if hybrid is not None and hybrid.vision:
+        _check_abort(abort)
         t = time.perf_counter()
-        ranked = rank(tracks, chat, req.settings, duration, req.window)
+        outcome = run_vision(media, ranked.candidates, req.settings, hybrid, duration, abort=abort, progress=progress)
+        if outcome.reason:
+            unavailable["vision"] = outcome.reason
+        elif outcome.value is not None:
+            tracks["vision"] = outcome.value
+            second_pass = True
+        timings["signal_vision"] = time.perf_counter() - t
+    if second_pass:
+        t = time.perf_counter()
+        ranked = rank(tracks, chat, req.settings, duration, req.window, segments)
         timings["rerank"] = time.perf_counter() - t
+    elif pool:
+        ranked = replace(ranked, candidates=ranked.candidates[: int(req.settings["top_k"])])
     lag, fused, candidates = ranked.lag, ranked.fused, ranked.candidates
+    snap_meta = None
+    if hybrid is not None and hybrid.scenes:
+        _check_abort(abort)
+        t = time.perf_counter()
+        candidates, snap_meta = snap(media, candidates, req.settings, duration, tracks.get("transcript"),
+                                     abort=abort, progress=progress)
+        timings["snap"] = time.perf_counter() - t
+    candidates = with_segments(candidates, segments)
+    if "vision" in tracks:
+        candidates = with_vision(candidates, tracks["vision"])
     if "transcript" in tracks:
         candidates = with_quotes(candidates, tracks["transcript"])
     if lag is not None:
@@ -186,6 +238,9 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "params_clamped": list(req.settings.clamped),
         "unavailable_signals": unavailable,
         "transcript": _transcript_meta(tracks.get("transcript"), full),
+        "segments": segments.summary() if segments is not None else None,
+        "vision": vision_meta(tracks.get("vision")),
+        "scenes": snap_meta,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     return DetectionResult(candidates=candidates, tracks=tracks, fused=fused, meta=meta)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from detector.errors import ConfigError
+from detector.hybrid import HybridOptions
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.signals.chat_learned import TokenWeights
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keyword", dest="keywords", action="append", default=[], metavar="WORD",
                    help="a streamer's own word or phrase that counts as a reaction (repeatable)")
     p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
+    add_hybrid_options(p)
     add_common_options(p)
     p.set_defaults(func=run)
 
@@ -44,6 +46,29 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter (repeatable); `highlights params` lists them")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
+
+
+def add_hybrid_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hybrid detector (video)")
+    g.add_argument("--hybrid", action="store_true",
+                   help="label gameplay/talking/menu, score candidate frames with the vision model and snap clip "
+                        "edges to scene cuts or silences")
+    g.add_argument("--no-segments", action="store_true", help="with --hybrid: skip the gameplay/talking segmenter")
+    g.add_argument("--no-vision", action="store_true", help="with --hybrid: skip the vision model")
+    g.add_argument("--no-snap", action="store_true", help="with --hybrid: keep clip edges where the score put them")
+    g.add_argument("--profile", choices=["cpu", "rtx3050", "rx6800xt"], default=None,
+                   help="hardware profile choosing the models (default: from this machine; `highlights doctor`)")
+    g.add_argument("--models-dir", type=Path, default=None, help="where the vision models live")
+
+
+def hybrid_from(args: argparse.Namespace) -> HybridOptions | None:
+    if not args.hybrid:
+        if args.no_segments or args.no_vision or args.no_snap:
+            raise ConfigError("--no-segments, --no-vision and --no-snap only make sense with --hybrid.")
+        return None
+    return HybridOptions(segments=not args.no_segments, vision=not args.no_vision, scenes=not args.no_snap,
+                         profile=args.profile, models_dir=args.models_dir,
+                         device="cpu" if args.device == "cpu" else "auto")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -71,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                                        keywords=tuple(args.keywords),
                                        device="cpu" if args.device == "cpu" else "auto")
     req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
-                        transcript=transcript,
+                        transcript=transcript, hybrid=hybrid_from(args),
                         vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)
     return detect_and_write(req, args)
 

@@ -126,7 +126,9 @@ def snap_boundaries(candidates: Sequence[Candidate], cuts: np.ndarray | Sequence
             note = ", ".join(m.describe() for m in moves)
             log.debug("candidate %d: %s", c.rank, note)
             e = c.explanation
-            c = replace(c, start_s=start, end_s=end, explanation=replace(e, summary=f"{e.summary}; {note}"))
+            c = replace(c, start_s=start, end_s=end,
+                        explanation=replace(e, summary=f"{e.summary}; {note}",
+                                            snapped=tuple(m.describe() for m in moves)))
         out.append(c)
     return tuple(out)
 

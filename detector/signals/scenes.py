@@ -228,6 +228,8 @@ def exact_scan(media: MediaInfo, windows: Sequence[Window], settings: Settings, 
         return replace(fast, method=f"{FAST_METHOD} (fallback)", reason=reason)
     from scenedetect import ContentDetector, SceneManager, open_video
 
+    logging.getLogger("pyscenedetect").setLevel(logging.WARNING)  # it logs a line per chunk otherwise
+
     try:
         video = open_video(media.path, backend="opencv")
     except Exception as exc:  # scenedetect raises OSError or its own errors on unreadable files

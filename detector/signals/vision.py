@@ -213,7 +213,9 @@ def with_vision(candidates: Sequence[Candidate], track: SignalTrack) -> tuple[Ca
     for c in candidates:
         w = window_for(track, c.start_s, c.end_s)
         if w is not None:
-            c = replace(c, explanation=replace(c.explanation, summary=f"{c.explanation.summary}; {vision_note(w)}"))
+            e = c.explanation
+            c = replace(c, explanation=replace(e, summary=f"{e.summary}; {vision_note(w)}",
+                                               vision=f"{w.top_prompt} ({w.top_prob:.0%})", caption=w.caption))
         out.append(c)
     return tuple(out)
 

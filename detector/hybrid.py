@@ -1,0 +1,136 @@
+"""The hybrid detector's extra stages, each runnable on its own: segments, vision and edge snapping.
+
+Consumes the probed media, the settings and (for vision and snapping) the candidates the cheap
+signals found; produces what ``pipeline.py`` weaves in: ``Segments`` over the whole VOD (labels that
+route the fusion weights), a ``vision`` track scored only on candidate windows, and candidates whose
+edges were snapped to exact scene cuts or silences near them. Each stage that cannot run here (no
+video, no model, a missing package) returns its reason instead of failing, and the pipeline lists it
+under ``unavailable_signals``. Costs: segments read only keyframes and the audio once (linear in the
+VOD's length, but cheap); vision and exact cuts decode only candidate windows, so their cost grows
+with the number of candidates, not with the VOD's length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from detector.errors import DetectorError
+from detector.params import Settings
+from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback, SignalTrack
+
+if TYPE_CHECKING:
+    from detector.signals.segments import Segments
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HybridOptions:
+    """Which of the hybrid stages to run (each still needs its inputs and models)."""
+
+    segments: bool = True
+    """Label gameplay / talking / menu over the whole VOD and route the fusion weights by label."""
+    vision: bool = True
+    """Score frames of the best candidates' windows with the image-text model."""
+    scenes: bool = True
+    """Snap clip edges to exact scene cuts or silences near them."""
+    profile: str | None = None
+    """Hardware profile naming the vision models (None: chosen from this machine)."""
+    models_dir: Path | None = None
+    """Where the vision models live (None: ``$HIGHLIGHTS_MODELS_DIR`` or the default folder)."""
+    device: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A stage's product, or the reason it did not run."""
+
+    value: Any = None
+    reason: str | None = None
+
+
+def profile_name(options: HybridOptions) -> str:
+    """The hardware profile to use: the option, else this machine's automatic choice."""
+    if options.profile:
+        return options.profile
+    try:
+        from detector.hardware import choose_profile
+
+        return choose_profile().profile.name
+    except (ImportError, DetectorError) as exc:  # pragma: no cover - hardware facts unreadable
+        log.warning("hardware profile not chosen automatically (%s); using cpu", exc)
+        return "cpu"
+
+
+def run_segments(media: MediaInfo | None, settings: Settings, *, abort: AbortCheck | None = None,
+                 progress: ProgressCallback | None = None) -> Outcome:
+    """Segments of the whole VOD, from keyframes and speech; only with video (audio alone is too weak)."""
+    if media is None or not media.has_video:
+        return Outcome(reason="needs a video stream (audio alone cannot tell gameplay from talking well)")
+    from detector.signals.segments import segment_vod
+
+    return Outcome(segment_vod(media, settings, abort=abort, progress=progress))
+
+
+def vision_models(options: HybridOptions) -> Any:
+    from detector.vision_catalog import VisionModels
+
+    return VisionModels.for_profile(profile_name(options), directory=options.models_dir, device=options.device)
+
+
+def run_vision(media: MediaInfo | None, candidates: Sequence[Candidate], settings: Settings, options: HybridOptions,
+               duration_s: float, *, abort: AbortCheck | None = None,
+               progress: ProgressCallback | None = None) -> Outcome:
+    """The vision track over the best ``vision_candidates`` windows."""
+    count = int(settings["vision_candidates"])
+    if media is None or not media.has_video:
+        return Outcome(reason="needs a video stream")
+    if count <= 0 or not candidates:
+        return Outcome(reason="no candidate windows to look at (vision_candidates is 0)" if count <= 0 else None)
+    from detector.signals.vision import score_windows, unavailable_reason
+
+    models = vision_models(options)
+    reason = unavailable_reason(models, media)
+    if reason:
+        return Outcome(reason=reason)
+    windows = [(c.start_s, c.end_s) for c in candidates[:count]]
+    return Outcome(score_windows(media, windows, settings, models, abort=abort, progress=progress, duration_s=duration_s))
+
+
+def snap(media: MediaInfo | None, candidates: Sequence[Candidate], settings: Settings, duration_s: float,
+         transcript: SignalTrack | None, *, abort: AbortCheck | None = None,
+         progress: ProgressCallback | None = None) -> tuple[tuple[Candidate, ...], dict[str, Any]]:
+    """Candidates with edges moved to exact cuts or silences within ``snap_max_s``; and what was used."""
+    from detector.fusion.snap import edge_windows, silences_from_audio, silences_from_words, snap_boundaries
+
+    if media is None or not candidates or settings["snap_max_s"] <= 0:
+        return tuple(candidates), {"cuts": None, "silences": 0}
+    windows = edge_windows(candidates, settings)
+    cuts = np.zeros(0)
+    cut_meta: dict[str, Any] | None = None
+    if media.has_video:
+        from detector.signals.scenes import exact_scan
+
+        scan = exact_scan(media, windows, settings, abort=abort, progress=progress)
+        cuts, cut_meta = scan.times, scan.to_meta()
+    silences = silences_from_audio(media, windows, settings, abort=abort) if media.has_audio else np.zeros((0, 2))
+    if transcript is not None and transcript.meta.get("words"):
+        words = silences_from_words(transcript.meta["words"], transcript.meta.get("spans", ()), settings)
+        silences = np.concatenate([np.asarray(silences).reshape(-1, 2), np.asarray(words).reshape(-1, 2)])
+    snapped = snap_boundaries(candidates, cuts, silences, settings, duration_s=duration_s)
+    return snapped, {"cuts": cut_meta, "silences": int(len(silences)),
+                     "moved": sum(1 for c in snapped if c.explanation.snapped)}
+
+
+def with_segments(candidates: Sequence[Candidate], segments: Segments | None) -> tuple[Candidate, ...]:
+    """Each candidate's explanation gets the segment label at its peak."""
+    if segments is None:
+        return tuple(candidates)
+    return tuple(replace(c, explanation=replace(c.explanation, segment=segments.label_at(c.peak_s)))
+                 for c in candidates)
