@@ -27,14 +27,15 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes")
+TARGETS = ("detector", "queue", "votes", "ingest")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
+_INGEST_ONLY = ("clips",)
 _DEFAULTS: dict[str, Any] = {"minutes": 60.0, "profile": False, "device": "auto", "keep": None,
                              "chat_format": "jsonl", "repeats": 7, "jobs": 1000, "samples": 30, "backend": "both",
                              "storage": None, "lease": None, "poll_interval": None,
-                             "rounds": 6, "seeds": "1,7,23"}
+                             "rounds": 6, "seeds": "1,7,23", "clips": 10}
 """Every option's default: an option of the other target left at its default is not an error."""
 
 
@@ -78,6 +79,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="VODs each simulated community votes on, one per round (default 6)")
     vot.add_argument("--seeds", default=_DEFAULTS["seeds"], metavar="S,S,…",
                      help="one simulated community per seed, comma-separated (default 1,7,23)")
+    ing = p.add_argument_group("ingest options (bench ingest; --minutes too)")
+    ing.add_argument("--clips", type=int, default=_DEFAULTS["clips"],
+                     help="30 s windows fetched as sections by 'audio + sections' (default 10)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -98,6 +102,10 @@ def _write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.target != "votes" and (misplaced := _given(args, _VOTES_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench votes'.")
+    if args.target != "ingest" and (misplaced := _given(args, _INGEST_ONLY)):
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench ingest'.")
+    if args.target == "ingest":
+        return run_ingest(args)
     if args.target == "queue":
         return run_queue(args)
     if args.target == "votes":
@@ -174,4 +182,19 @@ def run_votes(args: argparse.Namespace) -> int:
     print(format_table(report))
     if args.json:
         _write_json(args, to_json(report))
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from detector.bench.ingest_bench import format_ingest_report, run_ingest_bench
+
+    misplaced = _given(args, tuple(n for n in _DETECTOR_ONLY if n != "minutes")) + _given(args, _QUEUE_ONLY)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench ingest'.")
+    if not 1 <= args.clips <= 1000:
+        raise ConfigError(f"--clips {args.clips} is out of range.", hint="Give 1 to 1000 clips.")
+    report = run_ingest_bench(args.minutes, args.clips, None if args.quiet else sys.stderr)
+    print(format_ingest_report(report))
+    if args.json:
+        _write_json(args, report)
     return 0
