@@ -110,6 +110,12 @@ class SectionMap:
                 return section
         return None
 
+    def locate(self, start_s: float, end_s: float) -> tuple[Path, float] | None:
+        """The file holding ``[start_s, end_s]`` and the VOD time its first frame shows (render's
+        ``SectionSource``)."""
+        section = self.section_for(start_s, end_s)
+        return None if section is None else (section.path, section.start_s)
+
     def local(self, candidate: Candidate) -> tuple[Section, Candidate] | None:
         """The section holding ``candidate`` and the candidate moved onto that file's timeline."""
         section = self.section_for(candidate.start_s, candidate.end_s)

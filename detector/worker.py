@@ -311,7 +311,8 @@ class Worker:
                                     score=d["score"], signals=d["signals"], explanation=d["explanation"]))
         clips = await self.repo.save_candidates(job.id, drafts, vod_id=vod_id)
         words = result.tracks["transcript"].meta.get("words", ()) if "transcript" in result.tracks else ()
-        rendered = await self._render(job, req, result.candidates, clips, folder, control, words)
+        rendered = await self._render(job, req, result.candidates, clips, folder, control, words,
+                                      twitch_id=sources.vod_id if sources is not None else None)
         return {
             **rendered,
             "clips": [c.id for c in clips],
@@ -326,8 +327,11 @@ class Worker:
         }
 
     async def _render(self, job: Job, req: DetectRequest, candidates: Sequence[Candidate], clips: Sequence[Clip],
-                      folder: Path, control: JobControl, words: Sequence[Any] = ()) -> dict[str, Any]:
-        """Render the clips the payload's ``render`` spec asks for and store their files on the clips."""
+                      folder: Path, control: JobControl, words: Sequence[Any] = (), *,
+                      twitch_id: str | None = None) -> dict[str, Any]:
+        """Render the clips the payload's ``render`` spec asks for and store their files on the clips.
+
+        For a Twitch VOD only the sections the chosen clips cover are downloaded first."""
         raw = job.payload.get("render")
         if not raw or req.media is None:
             return {}
@@ -341,8 +345,15 @@ class Worker:
             share = min(done / total, 1.0) if total else 0.0
             control.report(f"rendering {stage}", RENDER_SPAN[0] + (RENDER_SPAN[1] - RENDER_SPAN[0]) * share)
 
+        media: Any = Path(req.media)
+        if twitch_id is not None:
+            from detector.ingest import fetch_render_sections
+
+            control.report("downloading sections", RENDER_SPAN[0])
+            media = await control.supervise(asyncio.to_thread(
+                fetch_render_sections, twitch_id, folder, list(candidates)[: spec.top], abort=control.should_abort))
         renders = await control.supervise(asyncio.to_thread(
-            render_job, candidates, Path(req.media), folder / "clips", spec, words=words, progress=progress,
+            render_job, candidates, media, folder / "clips", spec, words=words, progress=progress,
             abort=control.should_abort))
         control.raise_if_stopped()
         await control.confirm_owned()

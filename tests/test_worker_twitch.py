@@ -133,3 +133,21 @@ def _fast_policy(cls: Any) -> Any:
         kw.setdefault("timeout_s", 5.0)
         return cls(*args, **kw)
     return fast
+
+
+async def test_rendering_downloads_only_the_sections_its_clips_need(twitch: TwitchDouble, hls_root: Path,
+                                                                  tmp_path: Path) -> None:
+    from detector.sources.media import probe
+
+    job, clips, folder = await run_job(tmp_path, payload(NORMAL, settings={"top_k": 3, "max_len_s": 15, "min_len_s": 8},
+                                                          render={"layout": "16:9", "top": 1, "reel": False}))
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    rendered = [c for c in clips if c.files.get("16:9")]
+    assert len(rendered) == 1 and rendered[0].rank == 1
+    clip = rendered[0]
+    out = probe(folder.parents[1] / clip.files["16:9"])
+    assert out.has_video and out.duration_s == pytest.approx(clip.end_s - clip.start_s, abs=0.25)
+    fetched = twitch.segments("video", NORMAL)
+    every = {p.name for p in (hls_root / "video").glob("*.ts")}
+    assert fetched and fetched < every  # only the stretch around the one clip, never the whole VOD
+    assert len(fetched) <= (clip.end_s - clip.start_s + 2 * 10.0) / 2 + 3  # 2 s segments, 10 s margins

@@ -1,7 +1,8 @@
 """Render stage, the batch: ranked candidates → clips, thumbnails, reel and exports in one folder.
 
 The entry point the CLI (``highlights render``) and the worker share. Consumes candidates (best
-first), the media file, ``RenderOptions``, the transcript's words and segment labels; produces in
+first), the media file (or, for a Twitch VOD, a ``SectionSource``: downloaded sections each holding a
+stretch of the VOD; each clip is cut from the section holding it), ``RenderOptions``, the transcript's words and segment labels; produces in
 ``out_dir``: ``clip-NN-<time>.mp4`` per candidate, a ``.jpg`` thumbnail each and a
 ``contact-sheet.jpg``, ``highlights.edl`` and ``highlights.otio``, optionally ``reel.mp4``, and a
 ``render.json`` manifest listing everything with each clip's plan key. Face tracking, thumbnails
@@ -17,12 +18,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from detector.errors import Cancelled
 from detector.export.atomic import write_text_atomic
 from detector.export.timefmt import hms
-from detector.records import AbortCheck, Candidate, ProgressCallback
+from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback
 from detector.render.cache import RenderCache
 from detector.render.captions import Word
 from detector.render.clip import RenderedClip, render_clip
@@ -74,7 +75,17 @@ def clip_name(c: Candidate) -> str:
     return f"clip-{c.rank:02d}-{t}"
 
 
-def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+@runtime_checkable
+class SectionSource(Protocol):
+    """Local files each holding a stretch of the VOD (a Twitch VOD's downloaded sections)."""
+
+    def locate(self, start_s: float, end_s: float) -> tuple[Path, float] | None:
+        """The file holding ``[start_s, end_s]`` and the VOD time its first frame shows; None: none."""
+        ...
+
+
+def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[str] | SectionSource,
+                      out_dir: str | os.PathLike[str],
                       options: RenderOptions, *, batch: BatchOptions | None = None, words: Sequence[Word] = (),
                       labels: Mapping[int, str] | None = None, cache: RenderCache | None = None,
                       progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> BatchResult:
@@ -82,8 +93,6 @@ def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[
     batch = batch or BatchOptions()
     options.check()
     out = Path(out_dir)
-    info = probe(Path(media))
-    source = SourceRef.of(media)
     encoder = choose_encoder(options.encoder)
     warnings: list[str] = []
     no_faces = face_detection_unavailable() if wants_face(options) else None
@@ -91,13 +100,23 @@ def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[
         warnings.append(f"face tracking unavailable ({no_faces}); vertical clips use a centre crop")
     labels = labels or {}
     outputs: list[ClipOutput] = []
+    probed: dict[Path, MediaInfo] = {}
+    info: MediaInfo | None = None
     for i, c in enumerate(candidates, start=1):
         if abort is not None and abort():
             raise Cancelled("Rendering was cancelled.")
+        located = _locate(media, c)
+        if located is None:
+            warnings.append(f"clip #{c.rank}: no downloaded section holds {hms(c.start_s)}–{hms(c.end_s)}; not rendered")
+            continue
+        path, offset = located
+        info = probed.get(path) or probed.setdefault(path, probe(path))
+        start, end = c.start_s - offset, c.end_s - offset
+        local_words = [Word(w.start_s - offset, w.end_s - offset, w.text) for w in words] if offset else words
         face = None
         if wants_face(options) and not no_faces and info.has_video:
-            face = track_faces(media, c.start_s, c.end_s - c.start_s, info)
-        plan = plan_clip(source, info, c.start_s, c.end_s, options, encoder=encoder, words=words,
+            face = track_faces(path, start, end - start, info)
+        plan = plan_clip(SourceRef.of(path), info, start, end, options, encoder=encoder, words=local_words,
                          label=labels.get(c.rank), face=face)
         rendered = render_clip(plan, out / f"{clip_name(c)}.mp4", cache=cache, progress=progress, abort=abort,
                                stage=f"clip {i}/{len(candidates)}")
@@ -106,12 +125,12 @@ def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[
     if batch.thumbnails and outputs:
         outputs, sheet = _thumbnails(outputs, out, warnings)
     exports: dict[str, Path] = {}
-    if batch.exports and outputs:
+    if batch.exports and outputs and info is not None and not isinstance(media, SectionSource):
         exports = _exports([o.candidate for o in outputs], media, out, info.fps, warnings)
     reel = None
     if batch.reel and outputs:
         first = outputs[0].plan
-        reel_opts = ReelOptions(width=first.width, height=first.height, fps=first.fps or info.fps or 30.0,
+        reel_opts = ReelOptions(width=first.width, height=first.height, fps=first.fps or (info.fps if info else None) or 30.0,
                                 encoder=encoder, title_s=1.5 if batch.reel_titles else 0.0,
                                 size_limit_bytes=batch.reel_size_limit_bytes, preset=options.preset)
         items = [ReelItem(o.rendered.path, f"#{o.candidate.rank}  {hms(o.candidate.start_s)}") for o in outputs]
@@ -121,7 +140,8 @@ def render_candidates(candidates: Sequence[Candidate], media: str | os.PathLike[
             warnings.append(f"no reel: {exc}")
             log.warning("no reel: %s", exc)
     manifest = write_text_atomic(out / "render.json", json.dumps(
-        _manifest(outputs, reel, sheet, exports, warnings, media), indent=1, ensure_ascii=False) + "\n")
+        _manifest(outputs, reel, sheet, exports, warnings, media if not isinstance(media, SectionSource) else "sections"),
+        indent=1, ensure_ascii=False) + "\n")
     return BatchResult(tuple(outputs), manifest, reel, sheet, exports, tuple(warnings))
 
 
@@ -171,3 +191,9 @@ def _manifest(outputs: Sequence[ClipOutput], reel: RenderedClip | None, sheet: P
         "exports": {k: v.name for k, v in exports.items()},
         "warnings": list(warnings),
     }
+
+
+def _locate(media: str | os.PathLike[str] | SectionSource, c: Candidate) -> tuple[Path, float] | None:
+    if isinstance(media, SectionSource):
+        return media.locate(c.start_s, c.end_s)
+    return Path(media), 0.0

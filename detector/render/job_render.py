@@ -22,7 +22,7 @@ from typing import Any
 
 from detector.errors import ConfigError
 from detector.records import AbortCheck, Candidate, ProgressCallback
-from detector.render.batch import BatchOptions, render_candidates
+from detector.render.batch import BatchOptions, SectionSource, render_candidates
 from detector.render.captions import Word
 from detector.render.layout import LAYOUT_CHOICES
 from detector.render.planner import RenderOptions
@@ -71,7 +71,7 @@ def layout_folder(layout: str) -> str:
     return layout.replace(":", "x")
 
 
-def render_job(candidates: Sequence[Candidate], media: Path, job_dir: Path, spec: RenderSpec, *,
+def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job_dir: Path, spec: RenderSpec, *,
                words: Sequence[Word] = (), progress: ProgressCallback | None = None,
                abort: AbortCheck | None = None) -> JobRenders:
     """Render the ``spec.top`` best candidates in every layout of ``spec`` (no render cache: a job's
