@@ -127,6 +127,13 @@ def print_table(result) -> None:
     print(f"{len(result.candidates)} highlights in {hms(meta['duration_s'])} "
           f"[{meta['mode']}{lag_text}, {meta['device']}]")
     for c in result.candidates:
-        print(f"{c.rank:>3}. {hms(c.start_s)}–{hms(c.end_s)}  score {c.score:6.2f}  {c.explanation.summary}")
+        label = f"[{c.explanation.segment}] " if c.explanation.segment else ""
+        print(f"{c.rank:>3}. {hms(c.start_s)}–{hms(c.end_s)}  score {c.score:6.2f}  {label}{c.explanation.summary}")
+    segments = meta.get("segments")
+    if segments:
+        shares = ", ".join(f"{label} {seconds:.0f} s" for label, seconds in segments.get("seconds", {}).items() if seconds)
+        print(f"segments: {shares}")
+    for name, reason in sorted((meta.get("unavailable_signals") or {}).items()):
+        print(f"not used: {name} — {reason}", file=sys.stderr)
     for warning in meta.get("chat_warnings", []):
         print(f"note: {warning}", file=sys.stderr)
