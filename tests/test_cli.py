@@ -86,6 +86,12 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys) -> None:
         assert (tmp_path / "demo" / name).stat().st_size > 0
     found = out.split("found ")[1].split(" of ")
     assert found[0] == found[1].split(";")[0]  # every planted moment was found
+    for layout in ("16x9", "9x16"):
+        assert sorted(p.name for p in (tmp_path / "demo" / "clips" / layout).glob("clip-*.mp4"))
+    assert (tmp_path / "demo" / "clips" / "16x9" / "reel.mp4").stat().st_size > 0
+    doc = json.loads((tmp_path / "demo" / "highlights.json").read_text())
+    assert doc["meta"]["segments"] is not None
+    assert "vision" in doc["meta"]["unavailable_signals"] or doc["meta"]["vision"]  # ran, or says why not
 
 
 def make_dataset(root: Path, vods: list[SyntheticVod]) -> Path:
