@@ -73,9 +73,15 @@ def run_segments(media: MediaInfo | None, settings: Settings, *, abort: AbortChe
     """Segments of the whole VOD, from keyframes and speech; only with video (audio alone is too weak)."""
     if media is None or not media.has_video:
         return Outcome(reason="needs a video stream (audio alone cannot tell gameplay from talking well)")
-    from detector.signals.segments import segment_vod
-
+    try:
+        from detector.signals.segments import segment_vod
+    except ImportError as exc:
+        return Outcome(reason=missing_package(exc))
     return Outcome(segment_vod(media, settings, abort=abort, progress=progress))
+
+
+def missing_package(exc: ImportError) -> str:
+    return f"needs the Python package {exc.name or exc} (install the worker extras: pip install '.[worker]')"
 
 
 def vision_models(options: HybridOptions) -> Any:
@@ -95,7 +101,10 @@ def run_vision(media: MediaInfo | None, candidates: Sequence[Candidate], setting
         return Outcome(reason="no candidate windows to look at (vision_candidates is 0)" if count <= 0 else None)
     from detector.signals.vision import score_windows, unavailable_reason
 
-    models = vision_models(options)
+    try:
+        models = vision_models(options)
+    except ImportError as exc:
+        return Outcome(reason=missing_package(exc))
     reason = unavailable_reason(models, media)
     if reason:
         return Outcome(reason=reason)

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from detector.errors import ConfigError
 from detector.eval.dataset import Game
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
@@ -19,8 +20,12 @@ from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="accuracy on a labelled dataset (chat-only) vs baselines")
-    p.add_argument("--dataset", type=Path, required=True, help="folder with games.csv, labels.csv, chat/")
+    p = sub.add_parser("eval", help="accuracy on a labelled dataset (chat-only) vs baselines, or overlap with viewers' clips",
+                       description="Either --dataset DIR (labelled games), or --result RESULT.json with "
+                                   "--viewer-clips CLIPS.json (weak labels from `highlights twitch-clips`).")
+    p.add_argument("--dataset", type=Path, help="folder with games.csv, labels.csv, chat/")
+    p.add_argument("--result", type=Path, help="a detect/job result JSON (clips in rank order) to compare with --viewer-clips")
+    p.add_argument("--viewer-clips", type=Path, help="viewers' clips of the same VOD (`highlights twitch-clips VOD --out FILE`)")
     p.add_argument("--top", type=int, default=10, help="K for the top-K clips (default 10)")
     p.add_argument("--config", type=Path, help="TOML file of parameters")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
@@ -64,6 +69,13 @@ def fit_lexicon(games: Sequence[Game], chats: dict[str, ChatLog], lag_s: float) 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.result or args.viewer_clips:
+        if not (args.result and args.viewer_clips) or args.dataset:
+            raise ConfigError("Give --result and --viewer-clips together (and no --dataset).",
+                              hint="Example: highlights eval --result result.json --viewer-clips clips.json --top 10")
+        return run_viewer_overlap(args.result, args.viewer_clips, args.top)
+    if not args.dataset:
+        raise ConfigError("Nothing to evaluate.", hint="Give --dataset DIR, or --result with --viewer-clips.")
     from detector.eval.baselines import hype_token_baseline, message_rate_baseline
     from detector.eval.runner import evaluate, evaluate_cv, format_report
 
@@ -80,6 +92,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = evaluate(args.dataset, rankers, top_k=args.top, games=args.games or None)  # type: ignore[arg-type]
     print(format_report(report))
+    return 0
+
+
+def run_viewer_overlap(result: Path, clips_file: Path, top: int) -> int:
+    """How many of our top ``top`` clips overlap the clips viewers made of the same VOD."""
+    from detector.eval.viewer_overlap import Span, viewer_overlap
+    from detector.export.json_out import read_json
+    from storage.twitch.viewer_clips import as_spans, load_viewer_clips
+
+    if top < 1:
+        raise ConfigError(f"--top {top} must be at least 1.")
+    ours = [Span(float(c["start"]), float(c["end"])) for c in sorted(read_json(result), key=lambda c: c["rank"])]
+    viewers = [Span(start, end, views) for start, end, views in as_spans(load_viewer_clips(clips_file))]
+    overlap = viewer_overlap(ours, viewers, top)
+    print(f"top {overlap.k} vs {overlap.viewer_clips} viewer clips (weak labels):")
+    print(f"  our clips overlapping a viewer clip: {overlap.precision:.0%} ({sum(m is not None for m in overlap.matches)}"
+          f" of {overlap.ours})")
+    print(f"  viewer clips we cover: {overlap.recall:.0%}; share of their views: {overlap.view_recall:.0%}")
+    for rank, (clip, match) in enumerate(zip(ours, overlap.matches), start=1):
+        seen = f"viewer clip with {viewers[match].views} views" if match is not None else "no viewer clip"
+        print(f"  #{rank:<3} {clip.start_s:8.1f}–{clip.end_s:8.1f} s  {seen}")
     return 0
 
 
