@@ -105,6 +105,8 @@ def run_vision(media: MediaInfo | None, candidates: Sequence[Candidate], setting
         models = vision_models(options)
     except ImportError as exc:
         return Outcome(reason=missing_package(exc))
+    except DetectorError as exc:  # e.g. a profile naming no vision models
+        return Outcome(reason=str(exc))
     reason = unavailable_reason(models, media)
     if reason:
         return Outcome(reason=reason)

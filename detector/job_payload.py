@@ -128,7 +128,9 @@ def hybrid_from_payload(payload: dict[str, Any]) -> HybridOptions | None:
     if not all(isinstance(v, bool) for v in flags.values()):
         raise ConfigError("The detect job's hybrid.segments, .vision and .scenes must be true or false.")
     profile = raw.get("profile")
-    if profile is not None and profile not in ("cpu", "rtx3050", "rx6800xt"):
+    from detector.hardware import PROFILES
+
+    if profile is not None and profile not in PROFILES:
         raise ConfigError(f"The detect job's hybrid.profile {profile!r} is not a hardware profile.",
-                          hint="Use cpu, rtx3050 or rx6800xt, or leave it out to choose from the machine.")
+                          hint=f"Use one of {', '.join(sorted(PROFILES))}, or leave it out to choose from the machine.")
     return HybridOptions(**flags, profile=profile)

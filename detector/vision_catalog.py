@@ -65,6 +65,7 @@ PROFILE_MODELS: dict[str, ProfileModels] = {
     "cpu": ProfileModels(clip="clip-vit-base-patch32", captioner=None),
     "rtx3050": ProfileModels(clip="clip-vit-base-patch16", captioner="blip-image-captioning-base"),
     "rx6800xt": ProfileModels(clip="clip-vit-large-patch14", captioner="blip-image-captioning-large"),
+    "cuda-large": ProfileModels(clip="clip-vit-large-patch14", captioner="blip-image-captioning-large"),
 }
 """Profile name (``detector.hardware``) → models. The 4 GB card loads them one at a time."""
 

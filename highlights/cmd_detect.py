@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from detector.errors import ConfigError
+from detector.hardware import PROFILES, WHISPER_SIZES
 from detector.hybrid import HybridOptions
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
@@ -28,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="spoken language (ISO code, e.g. en, es); default: detected")
     p.add_argument("--keyword", dest="keywords", action="append", default=[], metavar="WORD",
                    help="a streamer's own word or phrase that counts as a reaction (repeatable)")
+    p.add_argument("--whisper-backend", choices=["faster-whisper", "transformers"], default=None,
+                   help="transcription engine (default: the profile's; transformers runs on ROCm)")
+    p.add_argument("--whisper-model", choices=list(WHISPER_SIZES), default=None,
+                   help="Whisper size (default: the profile's, stepped down when it does not fit)")
+    p.add_argument("--whisper-dir", type=Path, default=None, help="a local Whisper model folder to use")
     p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
     add_hybrid_options(p)
     add_common_options(p)
@@ -56,8 +62,9 @@ def add_hybrid_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-segments", action="store_true", help="with --hybrid: skip the gameplay/talking segmenter")
     g.add_argument("--no-vision", action="store_true", help="with --hybrid: skip the vision model")
     g.add_argument("--no-snap", action="store_true", help="with --hybrid: keep clip edges where the score put them")
-    g.add_argument("--profile", choices=["cpu", "rtx3050", "rx6800xt"], default=None,
-                   help="hardware profile choosing the models (default: from this machine; `highlights doctor`)")
+    g.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                   help="hardware profile choosing the Whisper and vision models (default: from this machine; "
+                        "`highlights doctor` shows the choice)")
     g.add_argument("--models-dir", type=Path, default=None, help="where the vision models live")
 
 
@@ -87,14 +94,17 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--vod-start {args.vod_start!r} is not an ISO 8601 time.",
                               hint="Example: --vod-start 2019-10-12T14:00:00") from None
     transcript = None
-    if args.transcript or args.full_transcript or args.language or args.keywords:
+    if args.transcript or args.full_transcript or args.language or args.keywords or args.whisper_backend \
+            or args.whisper_model or args.whisper_dir:
         from detector.signals.transcript import TranscriptOptions
 
         if args.language and not re.fullmatch(r"[a-z]{2,3}", args.language):
             raise ConfigError(f"--language {args.language!r} is not a language code.", hint="Use e.g. en or es.")
         transcript = TranscriptOptions(language=args.language, full_transcript=args.full_transcript,
                                        keywords=tuple(args.keywords),
-                                       device="cpu" if args.device == "cpu" else "auto")
+                                       device="cpu" if args.device == "cpu" else "auto",
+                                       backend=args.whisper_backend, model=args.whisper_model,
+                                       model_dir=args.whisper_dir, profile=args.profile)
     req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
                         transcript=transcript, hybrid=hybrid_from(args),
                         vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)

@@ -29,7 +29,14 @@ from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.render.captions import Word
 from detector.signals.base import SignalContext, SignalInputs
-from detector.signals.transcript import TranscriptOptions, TranscriptSignal, merge_spans, quote_for
+from detector.signals.transcript import (
+    DecodeOptions,
+    TranscriptOptions,
+    TranscriptSignal,
+    merge_spans,
+    place_words,
+    quote_for,
+)
 from detector.signals.transcript_lexicon import find_events, normalize
 from detector.sources.media import probe
 
@@ -87,6 +94,21 @@ def test_merge_spans_and_quote() -> None:
     quote = quote_for(words, 0.0, 60.0, 30.0)
     assert quote is not None and "w30" in quote and quote.startswith("…") and quote.endswith("…")
     assert quote_for(words, 100.0, 110.0, 105.0) is None
+
+
+def test_place_words_moves_onto_the_vod_timeline_and_never_back() -> None:
+    placed = place_words(_words((0.5, 0.9, "a"), (0.4, 0.6, "b"), (4.0, 9.0, "c")), 10.0, 15.0)
+    assert [(w.start_s, w.end_s) for w in placed] == [(10.5, 10.9), (10.5, 10.6), (14.0, 15.0)]
+
+
+def test_decode_options_drop_loops_and_decoded_silence() -> None:
+    d = DecodeOptions()
+    assert d.hallucinated(compression_ratio=20.9, no_speech_prob=0.1, avg_logprob=-0.2)  # a loop
+    assert d.hallucinated(compression_ratio=1.4, no_speech_prob=0.8, avg_logprob=-1.5)  # silence
+    assert not d.hallucinated(compression_ratio=1.4, no_speech_prob=0.8, avg_logprob=-0.3)  # confident speech
+    assert len(d.temperatures) < 6 and d.temperatures[0] == 0.0 and d.max_new_tokens <= 224
+    vad = d.vad_parameters()
+    assert vad["threshold"] == d.vad_threshold and vad["max_speech_duration_s"] == float("inf")
 
 
 # --- the real model --------------------------------------------------------------------------------
@@ -155,6 +177,23 @@ def test_transcript_on_a_vod_without_speech(sample_audio_only) -> None:
     assert result.candidates  # the loud bursts are still found
     assert any(abs(c.peak_s - t) < 10 for c in result.candidates for t in sample_audio_only.events)
     assert all(c.explanation.quote is None or isinstance(c.explanation.quote, str) for c in result.candidates)
+    # the VAD lets some of the noise through; what Whisper makes of it (loops) is dropped, not quoted
+    assert result.meta["transcript"]["words"] == 0
+    assert result.tracks["transcript"].meta["whisper"] == ["faster-whisper tiny cpu/int8"]
+
+
+@needs_whisper
+def test_transformers_backend_without_its_model_falls_back_to_faster_whisper(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("HIGHLIGHTS_MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv(WHISPER_ENV, raising=False)
+    options = TranscriptOptions(backend="transformers", device="cpu")
+    assert TranscriptSignal.unavailable_reason(options) is None
+    media = probe(SPEECH)
+    track = TranscriptSignal(options, spans=[(7.0, 12.0)]).compute(SignalInputs(media.duration_s, media=media), _ctx())
+    assert track.meta["whisper"] == ["faster-whisper tiny cpu/int8"]
+    assert "god" in [normalize(w.text) for w in track.meta["words"]]
+    assert any("no transformers Whisper model" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
 
 
 def test_missing_model_makes_the_signal_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -170,3 +209,20 @@ def test_missing_model_makes_the_signal_unavailable(monkeypatch: pytest.MonkeyPa
     explicit = TranscriptOptions(model_dir=tmp_path)  # a directory without model.bin
     result = detect(DetectRequest(media=SPEECH, settings=Settings(SHORT_CLIPS), transcript=explicit))
     assert "transcript" in result.meta["unavailable_signals"] and "transcript" not in result.tracks
+
+
+@needs_whisper
+@pytest.mark.gpu
+def test_transcript_on_the_gpu_profile() -> None:
+    from detector.hardware import choose_profile, detect_hardware
+    from detector.models import plan_whisper
+
+    facts = detect_hardware()
+    assert facts.gpus and choose_profile(facts).profile.device == "cuda"
+    plan = plan_whisper()
+    if plan.backend == "faster-whisper" and facts.api == "cuda" and facts.ctranslate2_cuda:
+        assert plan.device == "cuda"
+    media = probe(SPEECH)
+    track = TranscriptSignal().compute(SignalInputs(media.duration_s, media=media), _ctx())
+    assert "god" in [normalize(w.text) for w in track.meta["words"]]
+    assert track.meta["whisper"] and plan.device in track.meta["whisper"][0]

