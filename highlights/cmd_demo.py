@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                                       device=args.device, transcript=demo_transcript(),
                                       hybrid=HybridOptions(profile="cpu", device="cpu" if args.device == "cpu" else "auto")),
                         progress=progress)
-        renders = None if args.no_render else render_demo(result, vod.media_path, out, progress)
+        renders = None if args.no_render or vod.media_path is None else render_demo(result, vod.media_path, out, progress)
     finally:
         progress.close()
     paths = {k: out / f"highlights.{k}" for k in ("json", "csv", "edl")}
