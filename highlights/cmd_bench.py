@@ -27,15 +27,16 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes", "ingest")
+TARGETS = ("detector", "queue", "votes", "ingest", "hybrid")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
 _INGEST_ONLY = ("clips",)
+_HYBRID_ONLY = ("lengths",)
 _DEFAULTS: dict[str, Any] = {"minutes": 60.0, "profile": False, "device": "auto", "keep": None,
                              "chat_format": "jsonl", "repeats": 7, "jobs": 1000, "samples": 30, "backend": "both",
                              "storage": None, "lease": None, "poll_interval": None,
-                             "rounds": 6, "seeds": "1,7,23", "clips": 10}
+                             "rounds": 6, "seeds": "1,7,23", "clips": 10, "lengths": "30,60"}
 """Every option's default: an option of the other target left at its default is not an error."""
 
 
@@ -82,6 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ing = p.add_argument_group("ingest options (bench ingest; --minutes too)")
     ing.add_argument("--clips", type=int, default=_DEFAULTS["clips"],
                      help="30 s windows fetched as sections by 'audio + sections' (default 10)")
+    hyb = p.add_argument_group("hybrid options (bench hybrid; --keep too)")
+    hyb.add_argument("--lengths", default=_DEFAULTS["lengths"], metavar="M,M",
+                     help="VOD lengths in minutes, run one after the other and shown side by side (default 30,60)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -104,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench votes'.")
     if args.target != "ingest" and (misplaced := _given(args, _INGEST_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench ingest'.")
+    if args.target != "hybrid" and (misplaced := _given(args, _HYBRID_ONLY)):
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench hybrid'.")
+    if args.target == "hybrid":
+        return run_hybrid(args)
     if args.target == "ingest":
         return run_ingest(args)
     if args.target == "queue":
@@ -195,6 +203,19 @@ def run_ingest(args: argparse.Namespace) -> int:
         raise ConfigError(f"--clips {args.clips} is out of range.", hint="Give 1 to 1000 clips.")
     report = run_ingest_bench(args.minutes, args.clips, None if args.quiet else sys.stderr)
     print(format_ingest_report(report))
+    if args.json:
+        _write_json(args, report)
+    return 0
+
+
+def run_hybrid(args: argparse.Namespace) -> int:
+    from detector.bench.hybrid_bench import format_hybrid_report, parse_lengths, run_hybrid_bench
+
+    misplaced = _given(args, tuple(n for n in _DETECTOR_ONLY if n != "keep")) + _given(args, _QUEUE_ONLY)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench hybrid'.")
+    report = run_hybrid_bench(parse_lengths(args.lengths), None if args.quiet else sys.stderr, cache=args.keep)
+    print(format_hybrid_report(report))
     if args.json:
         _write_json(args, report)
     return 0
