@@ -155,7 +155,7 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     segments: Segments | None = None
     if hybrid is not None and hybrid.segments:
         t = time.perf_counter()
-        outcome = run_segments(media, req.settings, abort=abort, progress=progress)
+        outcome = run_segments(media, req.settings, hybrid, abort=abort, progress=progress)
         segments = outcome.value
         if outcome.reason:
             unavailable["segments"] = outcome.reason

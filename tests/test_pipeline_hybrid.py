@@ -43,6 +43,7 @@ def test_hybrid_detect_runs_every_stage_and_explains_each(vod: SegmentedVod, mod
     meta = result.meta
     assert "segments" not in meta["unavailable_signals"] and "vision" not in meta["unavailable_signals"]
     labels = {span[2] for span in meta["segments"]["spans"]}
+    assert meta["segments"]["vision_labels"] == ["gameplay", "menu", "talking"]  # sparse frames fed the segmenter
     assert {"gameplay", "talking", "menu"} <= labels
     assert meta["vision"] is not None and "vision" in result.tracks
     action = result.tracks["vision"].features["action"]

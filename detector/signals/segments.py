@@ -131,7 +131,7 @@ class Segments:
         return {"spans": [[round(s.start_s, 3), round(s.end_s, 3), s.label, round(s.confidence, 3)]
                           for s in self.spans],
                 "seconds": self.seconds_by_label(), "reasons": list(self.reasons),
-                "model": self.meta.get("model")}
+                "model": self.meta.get("model"), "vision_labels": self.meta.get("vision_labels", [])}
 
 
 # --- scores ------------------------------------------------------------------------------------
