@@ -141,7 +141,33 @@ def _signals(profile: str) -> dict[str, dict[str, Any]]:
         if isinstance(reason, dict):
             reason = reason["error"]
         out[name] = {"available": reason is None, "reason": reason}
+    for name, check in (("vision", lambda: _vision_reason(profile)), ("segments", _segments_reason),
+                        ("scenes", _scenes_reason)):
+        reason = _guarded(check)
+        if isinstance(reason, dict):
+            reason = reason["error"]
+        out[name] = {"available": reason is None, "reason": reason}
     return out
+
+
+def _vision_reason(profile: str) -> str | None:
+    from detector.hybrid import HybridOptions, vision_models
+
+    return vision_models(HybridOptions(profile=profile)).unavailable_reason()
+
+
+def _segments_reason() -> str | None:
+    from detector.render.facecam import face_detection_unavailable
+
+    reason = face_detection_unavailable()
+    return f"runs without face areas: {reason}" if reason else None
+
+
+def _scenes_reason() -> str | None:
+    from detector.signals.scenes import exact_unavailable_reason
+
+    reason = exact_unavailable_reason()
+    return f"exact cuts fall back to ffmpeg's keyframe scene score: {reason}" if reason else None
 
 
 def print_report(report: dict[str, Any], out: Any = None) -> None:

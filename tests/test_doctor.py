@@ -40,7 +40,7 @@ def test_json_report_has_every_section(capsys: pytest.CaptureFixture[str]) -> No
     assert {"libx264", "h264_nvenc", "h264_amf", "h264_vaapi"} <= set(encoders)
     assert encoders["libx264"]["works"] and report["encoders"]["auto"] in encoders
     signals = report["signals"]
-    assert {"audio", "chat", "transcript"} <= set(signals)
+    assert {"audio", "chat", "transcript", "vision", "segments", "scenes"} <= set(signals)
     for row in signals.values():
         assert row["available"] == (row["reason"] is None)
 
