@@ -4,7 +4,8 @@ Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``Twitch
 VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
 (TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
 spans. After detection, ``fetch_render_sections`` downloads only the stretches the clips to render
-cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Everything goes
+cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Once the job
+is done, ``discard_downloads`` removes the audio and sections (the chat replay is kept). Everything goes
 through ``detector.sources.twitch`` (GQL + usher resolver, yt-dlp), whose base URLs come from the
 environment, so tests and benches point it at a local double.
 
@@ -140,3 +141,17 @@ def fetch_render_sections(vod_id: str, folder: Path, candidates: Sequence[Candid
     sections = fetch_sections(url, folder / SOURCE_FOLDER, windows, height=height, margin_s=margin_s,
                               progress=progress, abort=abort)
     return SectionMap(tuple(sections))
+
+
+def discard_downloads(folder: Path) -> int:
+    """Remove a finished job's downloaded audio and sections (the clips are rendered by then); the chat
+    replay stays, since users reuse it. Returns the bytes freed."""
+    freed = 0
+    source = folder / SOURCE_FOLDER
+    if not source.is_dir():
+        return 0
+    for path in source.iterdir():
+        if path.is_file() and path.suffix.lower() != ".json":
+            freed += path.stat().st_size
+            path.unlink(missing_ok=True)
+    return freed

@@ -313,6 +313,11 @@ class Worker:
         words = result.tracks["transcript"].meta.get("words", ()) if "transcript" in result.tracks else ()
         rendered = await self._render(job, req, result.candidates, clips, folder, control, words,
                                       twitch_id=sources.vod_id if sources is not None else None)
+        if sources is not None:
+            from detector.ingest import discard_downloads
+
+            freed = discard_downloads(folder)
+            log.info("job %d: removed %.1f MB of downloaded audio and sections (chat replay kept)", job.id, freed / 1e6)
         return {
             **rendered,
             "clips": [c.id for c in clips],

@@ -83,7 +83,8 @@ async def test_a_twitch_only_job_downloads_audio_and_chat_then_detects(twitch: T
     facts = result["meta"]["twitch"]
     assert facts["vod_id"] == NORMAL and facts["chat"] == "replay" and facts["muted"] == []
     assert result["meta"]["chat_messages"] > 1000 and "audio" in result["meta"]["mode"]
-    assert (folder / "source" / "chat.json").is_file() and (folder / "source" / "audio.m4a").is_file()
+    assert (folder / "source" / "chat.json").is_file()  # kept for reuse
+    assert not (folder / "source" / "audio.m4a").exists()  # downloads are removed once the job is done
 
 
 async def test_muted_spans_flag_the_clips_that_touch_them(twitch: TwitchDouble, tmp_path: Path) -> None:
@@ -151,3 +152,4 @@ async def test_rendering_downloads_only_the_sections_its_clips_need(twitch: Twit
     every = {p.name for p in (hls_root / "video").glob("*.ts")}
     assert fetched and fetched < every  # only the stretch around the one clip, never the whole VOD
     assert len(fetched) <= (clip.end_s - clip.start_s + 2 * 10.0) / 2 + 3  # 2 s segments, 10 s margins
+    assert not list((folder / "source").glob("*.mp4"))  # sections removed once the clips exist
