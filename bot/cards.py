@@ -100,8 +100,10 @@ class CardTracker:
                 log.warning("job cards: the database is not reachable (%s); trying again at the next poll", exc)
             except Exception:
                 log.exception("refreshing job cards failed; trying again at the next poll")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.card_poll_s)
+            try:  # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel (stop()) that
+                # arrives as the event is set, and the loop would then never end
+                async with asyncio.timeout(self.config.card_poll_s):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -2,8 +2,10 @@
 
 Consumes a connected ``Storage`` (queue and repository) and a ``BotConfig``; produces a bot that,
 once logged in, registers its slash commands, keeps job cards current, posts finished jobs' clips
-and turns votes into tuning. Gateway intents are minimal (guilds only: no message content, no
-members), since everything arrives as interactions.
+and turns votes into tuning. With Twitch credentials (``BotConfig.twitch``) it checks VODs and
+streamer logins with Helix (``bot.twitch_checks``); without them those checks are skipped.
+Gateway intents are minimal (guilds only: no message content, no members), since everything
+arrives as interactions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.replies import explain_error
 from bot.requests import Requests
 from bot.state import BotState
 from bot.tuner import Tuner
+from bot.twitch_checks import TwitchChecks
 from bot.views.job_card import CancelButton
 from bot.views.votes import VoteButton
 from bot.voting import Voting
@@ -70,7 +73,10 @@ class HighlightsBot(commands.Bot):
         self.tuner = Tuner(repo, config.tuning, config.retune_every)
         self.poster = Poster(self, queue, repo, self.state, config)
         self.cards = CardTracker(self, queue, repo, self.state, config, on_finished=self.poster.job_finished)
-        self.requests = Requests(queue, repo, self.state, config, self.cards, RateLimiter())
+        self.twitch = TwitchChecks(config.twitch, budget_s=config.twitch_check_s)
+        if not self.twitch.enabled:
+            log.info("no Twitch API credentials: VODs are queued without checking them, channels are refused")
+        self.requests = Requests(queue, repo, self.state, config, self.cards, RateLimiter(), self.twitch)
         self.voting = Voting(repo, self.tuner)
         self.actions = Actions(self.requests, self.voting)
 
@@ -98,4 +104,5 @@ class HighlightsBot(commands.Bot):
         await self.cards.stop()
         await self.poster.stop()
         await self.tuner.wait_idle()
+        await self.twitch.close()
         await super().close()

@@ -10,18 +10,30 @@ Environment:
                                   artifact root)
   ``HIGHLIGHTS_BOT_SYNC_GUILD``   register the slash commands in this guild only (instant; for testing)
   ``HIGHLIGHTS_BOT_SYNC``         ``0`` skips registering slash commands at start-up
+  ``TWITCH_CLIENT_ID`` / ``TWITCH_CLIENT_SECRET``  Twitch API (Helix) app credentials; with them
+                                  /highlights checks a VOD exists and is finished before queueing it,
+                                  accepts a channel (its newest VOD) and /autoclip add checks the
+                                  login. Without them those checks are skipped (the worker fails a
+                                  job whose VOD is gone) and channels are refused.
+  ``HIGHLIGHTS_HELIX_URL`` / ``HIGHLIGHTS_TWITCH_AUTH_URL``  where Helix is (tests: a local double)
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.errors import BotConfigError
 from storage.artifacts import ArtifactStore
 from storage.tuning import TuningOptions
+from storage.twitch.errors import TwitchCredentialsMissing
+from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
+
+log = logging.getLogger(__name__)
 
 ENV_TOKEN = "DISCORD_TOKEN"
 ENV_MEDIA_DIR = "HIGHLIGHTS_BOT_MEDIA_DIR"
@@ -29,6 +41,9 @@ ENV_STATE = "HIGHLIGHTS_BOT_STATE"
 ENV_SYNC_GUILD = "HIGHLIGHTS_BOT_SYNC_GUILD"
 ENV_SYNC = "HIGHLIGHTS_BOT_SYNC"
 STATE_FILE = "bot-state.json"
+HELIX_OPTIONS: dict[str, Any] = {"attempts": 2, "backoff_s": 0.5, "timeout_s": 8.0, "max_wait_s": 3.0}
+"""The bot asks Helix while a user waits: few, short tries (an outage never blocks a request, see
+``bot.twitch_checks``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,10 @@ class BotConfig:
     tuning: TuningOptions = field(default_factory=TuningOptions)
     retune_every: int = 5
     """Fit again after this many new votes since the current tuning."""
+    twitch: HelixSettings | None = None
+    """Twitch API (Helix) settings; None without credentials: VOD checks skipped, channels refused."""
+    twitch_check_s: float = 15.0
+    """The most time one command spends asking Helix before it counts as an outage (s)."""
 
     @classmethod
     def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
@@ -72,6 +91,12 @@ class BotConfig:
         if sync_guild is not None and not sync_guild.isdigit():
             raise BotConfigError(f"{ENV_SYNC_GUILD} must be a guild id (digits), got {sync_guild!r}.")
         state = env.get(ENV_STATE) or None
+        try:
+            twitch: HelixSettings | None = HelixSettings.from_env(env, **HELIX_OPTIONS)
+        except TwitchCredentialsMissing as exc:
+            twitch = None
+            if (env.get(ENV_CLIENT_ID) or "").strip() or (env.get(ENV_CLIENT_SECRET) or "").strip():
+                log.warning("%s; until then the bot does not check VODs with Twitch", exc)  # one of the two set
         values: dict[str, object] = {
             "artifacts": artifacts,
             "state_path": Path(state).expanduser().absolute() if state else artifacts.root / STATE_FILE,
@@ -79,6 +104,7 @@ class BotConfig:
             "media_root": media_root,
             "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
             "sync_guild_id": int(sync_guild) if sync_guild else None,
+            "twitch": twitch,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

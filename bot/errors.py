@@ -48,3 +48,21 @@ class NotFound(UserFacingError):
 
 class BadOption(UserFacingError):
     code = "bad_option"
+
+
+class VodUnavailable(UserFacingError):
+    """Twitch says the VOD does not exist (deleted, expired, mistyped) or a channel has none to offer."""
+
+    code = "vod_unavailable"
+
+
+class VodStillLive(UserFacingError):
+    """The VOD is the archive of a broadcast that is still live: it is not finished yet."""
+
+    code = "vod_live"
+
+
+class TwitchUnreachable(UserFacingError):
+    """Twitch's API did not answer a question the command cannot do without (a channel's newest VOD)."""
+
+    code = "twitch_unreachable"

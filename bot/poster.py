@@ -97,8 +97,10 @@ class Poster:
                 log.warning("posting clips: the database is not reachable (%s); trying again later", exc)
             except Exception:
                 log.exception("posting clips failed; trying again at the next poll")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.post_poll_s)
+            try:  # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel (stop()) that
+                # arrives as the event is set, and the loop would then never end
+                async with asyncio.timeout(self.config.post_poll_s):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -2,8 +2,11 @@
 
 Consumes interactions and their options; produces queue jobs (through the ``JobQueue`` port), job
 cards (tracked by ``bot.cards``) and short answers. Order matters for Discord's 3-second deadline:
-what needs no I/O (guild, permission, the VOD reference, the rate limit) is checked first and
-answered at once; then the interaction is deferred before the first database call.
+what needs no I/O (guild, permission, the VOD reference, the rate limit, a channel without Twitch
+credentials) is checked first and answered at once; then the interaction is deferred before the
+first database call and before Twitch is asked (``bot.twitch_checks``: does the VOD exist, is it
+finished, which is a channel's newest VOD). A VOD that Twitch confirmed carries its title and owner
+into the job (and the card); its owner becomes the job's streamer when the request names none.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from bot.limits import RateLimiter, check_quota
 from bot.permissions import is_admin, require_guild, require_requester
 from bot.replies import ANSWERED, tell
 from bot.state import BotState, CardRef
-from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label
+from bot.twitch_checks import TwitchChecks, channel_needs_api, display
+from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label, plain
 from bot.vodref import VodRef, parse_vod
 from storage.clock import utcnow
 from storage.errors import JobNotFound
 from storage.queue.port import JobQueue
 from storage.records import Job, JobKind, JobRequest, JobStatus, Priority
 from storage.repo.port import Repository
+from storage.twitch import TwitchUser, TwitchVideo
 
 if TYPE_CHECKING:
     from bot.cards import CardTracker
@@ -48,27 +53,36 @@ def check_login(login: str) -> str:
     return login.lower()
 
 
-def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool, streamer_id: int | None
-                   ) -> dict[str, Any]:
-    """The DETECT job payload (see ``detector.worker``) for a checked reference and the command's options."""
+def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool, streamer_id: int | None,
+                   video: TwitchVideo | None = None, newest_of: str | None = None) -> dict[str, Any]:
+    """The DETECT job payload (see ``detector.job_payload``) for a checked reference and the command's options.
+
+    ``video``: what Twitch said about the VOD (its title and channel go into ``vod``, for the card and
+    the stored VOD); ``newest_of``: the channel whose newest VOD was picked (the card says so)."""
+    vod: dict[str, Any] = {"twitch_vod_id": ref.twitch_vod_id, "source": ref.source, "streamer_id": streamer_id}
+    if video is not None:
+        vod.update(title=video.title, channel=video.user_login)
+    if newest_of is not None:
+        vod["newest_of"] = newest_of
     return {
         "media": str(ref.media) if ref.media else None,
         "chat": str(ref.chat) if ref.chat else None,
         "settings": {"top_k": int(top)} if top else {},
-        "vod": {"twitch_vod_id": ref.twitch_vod_id, "source": ref.source, "streamer_id": streamer_id},
+        "vod": vod,
         "render": {"layout": layout, "captions": bool(captions)},
     }
 
 
 class Requests:
     def __init__(self, queue: JobQueue, repo: Repository, state: BotState, config: BotConfig,
-                 cards: CardTracker, limiter: RateLimiter | None = None) -> None:
+                 cards: CardTracker, limiter: RateLimiter | None = None, twitch: TwitchChecks | None = None) -> None:
         self.queue = queue
         self.repo = repo
         self.state = state
         self.config = config
         self.cards = cards
         self.limiter = limiter or RateLimiter()
+        self.twitch = twitch or TwitchChecks(None)
 
     async def highlights(self, interaction: discord.Interaction[Any], vod: str, *, top: int | None = None,
                          layout: str | None = None, captions: bool | None = None, streamer: str | None = None) -> None:
@@ -76,7 +90,9 @@ class Requests:
         user_id = str(interaction.user.id)
         settings = await self.state.guild(guild_id)  # in memory once loaded
         require_requester(interaction, settings)
-        ref = parse_vod(vod, self.config.media_root)
+        ref = parse_vod(vod, self.config.media_root, allow_channel=True)
+        if ref.channel is not None and not self.twitch.enabled:
+            raise channel_needs_api(ref.channel)
         if layout is not None and layout not in LAYOUTS:
             raise BadOption(f"Layout must be one of {', '.join(LAYOUTS)}.")
         login = check_login(streamer) if streamer else None
@@ -90,23 +106,51 @@ class Requests:
             quota = settings.active_jobs_per_user
             await check_quota(self.queue, guild_id, user_id,
                               quota if quota is not None else self.config.active_jobs_per_user)
-        streamer_id = (await self.repo.upsert_streamer(login)).id if login else None
+        owner: TwitchUser | None = None
+        video: TwitchVideo | None = None
+        if ref.channel is not None:  # after deferring: Twitch may take a few seconds
+            owner, video = await self.twitch.newest_vod(ref.channel, files_too=self.config.media_root is not None)
+            ref = VodRef(twitch_vod_id=video.id)
+        elif ref.twitch_vod_id is not None:
+            video = await self.twitch.vod(ref.twitch_vod_id)
+        streamer_id = await self._streamer_id(login, video, owner)
         payload = detect_payload(ref, top=top, layout=layout or LAYOUTS[0], captions=bool(captions),
-                                 streamer_id=streamer_id)
+                                 streamer_id=streamer_id, video=video,
+                                 newest_of=owner.login if owner is not None else None)
         result = await self.queue.enqueue(JobRequest(
             kind=JobKind.DETECT, payload=payload, dedupe_key=ref.dedupe_key(guild_id),
             priority=Priority.ADMIN if admin else Priority.PERSON, requested_by=user_id, guild_id=guild_id,
             channel_id=str(interaction.channel_id) if interaction.channel_id else None))
         job = result.job
+        what = ref.label
+        if owner is not None and video is not None:
+            what = f"newest VOD of **{display(owner)}** (Twitch VOD {video.id}: “{_title(video)}”)"
         if result.created:
             self.limiter.record(key)
-            text = f"Queued job #{job.id} for {ref.label}. Its card below shows how it goes."
+            text = f"Queued job #{job.id} for {'the ' if owner else ''}{what}. Its card below shows how it goes."
         else:
-            text = (f"{ref.label} is already being processed here (job #{job.id}); you joined it — "
+            text = (f"{'The ' if owner else ''}{what} is already being processed here (job #{job.id}); you joined it — "
                     "its own options apply. Its card is below.")
         interaction.extras[ANSWERED] = True
         await interaction.edit_original_response(content=text)
         await self._send_card(interaction, job)
+
+    async def _streamer_id(self, login: str | None, video: TwitchVideo | None, owner: TwitchUser | None
+                           ) -> int | None:
+        """The streamer the job is tuned for: the one named, else the VOD's owner as Twitch told it."""
+        if login:
+            if owner is not None and owner.login == login:
+                return (await self.repo.upsert_streamer(login, display_name=owner.display_name,
+                                                        twitch_user_id=owner.id)).id
+            if video is not None and video.user_login == login:
+                return (await self.repo.upsert_streamer(login, twitch_user_id=video.user_id)).id
+            return (await self.repo.upsert_streamer(login)).id
+        if owner is not None:
+            return (await self.repo.upsert_streamer(owner.login, display_name=owner.display_name,
+                                                    twitch_user_id=owner.id)).id
+        if video is not None and video.user_login:
+            return (await self.repo.upsert_streamer(video.user_login, twitch_user_id=video.user_id)).id
+        return None
 
     async def _send_card(self, interaction: discord.Interaction[Any], job: Job) -> None:
         position = await self.queue.queue_position(job.id) if job.status is JobStatus.QUEUED else None
@@ -177,3 +221,7 @@ class Requests:
             state += f" {job.progress * 100:.0f}% {job.stage or ''}".rstrip()
         who = f" — <@{job.requested_by}>" if job.requested_by and job.requested_by.isdigit() else ""
         return f"#{job.id} {job_label(job)}: {state}{who}"
+
+
+def _title(video: TwitchVideo) -> str:
+    return plain(video.title, 80) if video.title.strip() else "untitled"

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from bot.client import HighlightsBot
 
 HELP = """**Highlights bot**
-`/highlights vod:<Twitch VOD link or id>` finds the best moments and posts them as clips in a thread.
+`/highlights vod:<Twitch VOD link or id>` finds the best moments and posts them as clips in a thread
+(a channel, `twitch.tv/<login>` or `@login`, means its newest finished VOD when the bot has Twitch API access).
 Options: `top` (how many), `layout` (16:9 or 9:16), `captions`, `streamer` (whose VOD, for tuning).
 `/jobs` shows what is waiting or running; `/cancel job:<n>` stops a job you asked for.
 Vote 👍/👎 under clips: after enough votes the detector is tuned to this server's taste for that streamer.

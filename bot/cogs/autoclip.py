@@ -1,7 +1,10 @@
 """/autoclip add|remove|list: which streamers' new VODs this guild processes without anyone asking.
 
 Consumes the command options; produces subscriptions through the repository (the scheduler reads
-them and enqueues the newest VOD of each). Adding and removing need Manage Server.
+them and enqueues the newest VOD of each). Adding and removing need Manage Server. With Twitch
+credentials, ``add`` checks the login with Helix (an unknown one is refused) and stores the
+streamer's Twitch user id and display name; when Twitch does not answer, the subscription is made
+unchecked (the scheduler's first poll looks the login up again) and the answer says so.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from bot.errors import NotFound
 from bot.permissions import require_admin, require_guild
 from bot.replies import tell
 from bot.requests import check_login
+from bot.twitch_checks import display
 
 if TYPE_CHECKING:
     from bot.client import HighlightsBot
@@ -35,10 +39,15 @@ class AutoclipCog(commands.GroupCog, group_name="autoclip", group_description="P
         require_admin(interaction, "subscribe to streamers")
         login = check_login(streamer)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await self.client.repo.upsert_streamer(login)
+        user = await self.client.twitch.user(login)  # NotFound for an unknown login; None: not checked
+        record = await self.client.repo.upsert_streamer(login, display_name=user.display_name if user else None,
+                                                        twitch_user_id=user.id if user else None)
         target = channel.id if channel is not None else interaction.channel_id
         await self.client.repo.subscribe(guild_id, record.id, str(target), created_by=str(interaction.user.id))
-        await tell(interaction, f"New VODs of **{login}** will be processed and their clips posted in <#{target}>.")
+        unchecked = (" Twitch did not answer just now, so the login is not checked yet; the first poll checks it."
+                     if user is None and self.client.twitch.enabled else "")
+        await tell(interaction, f"New VODs of **{display(user) if user else login}** will be processed and their clips "
+                                f"posted in <#{target}>.{unchecked}")
 
     @app_commands.command(name="remove", description="Stop processing a streamer's new VODs")
     @app_commands.describe(streamer="Twitch login")

@@ -21,7 +21,7 @@ class RequestsCog(commands.Cog):
         self.client = client
 
     @app_commands.command(name="highlights", description="Find the highlights of a Twitch VOD and post them here")
-    @app_commands.describe(vod="Twitch VOD link or id (or a file in the bot's media folder)",
+    @app_commands.describe(vod="Twitch VOD link or id, a channel (its newest VOD), or a file in the bot's media folder",
                            top="How many clips to post (1–25)", layout="Video layout of the clips",
                            captions="Burn captions into the clips", streamer="Whose VOD it is (for tuning)")
     @app_commands.choices(layout=[Choice(name="16:9 landscape", value="16:9"), Choice(name="9:16 vertical", value="9:16")])

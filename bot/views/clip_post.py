@@ -6,8 +6,12 @@ footer carries ``clip <id>``: after a crash between sending and recording a mess
 finds the message by it instead of posting the clip again.
 
 Explanation keys read: ``summary``, ``chat_rate_ratio``, ``top_emotes``, ``audio_z``, and when the
-detector provides them ``quote`` / ``transcript`` (speech), ``vision`` / ``vlm`` (what the VLM saw)
-and ``segment`` (gameplay, talking…).
+detector provides them ``quote`` / ``transcript`` (speech), ``vision`` / ``vlm`` (what the VLM saw),
+``segment`` (gameplay, talking, menu, other: shown with an icon), ``caption`` (the captioning model's
+line: the description) and ``muted_s`` (seconds of the clip Twitch muted for DMCA: a warning line).
+
+Every piece is cut to fit Discord's embed limits (title 256, description 4096, field value 1024,
+6000 characters in all) with room to spare.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from storage.records import Clip
 
 FOOTER_MARK = re.compile(r"\bclip (\d+)\b")
 TITLE_MAX = 256
+FIELD_MAX = 1024
+CAPTION_MAX = 300
+SEGMENT_ICONS = {"gameplay": "🎮", "talking": "🗣️", "menu": "📋", "other": "🎬"}
 
 
 def twitch_time(seconds: float) -> str:
@@ -76,18 +83,51 @@ def breakdown(clip: Clip) -> list[str]:
     return lines
 
 
+def segment_label(explanation: dict[str, Any]) -> str | None:
+    """``🎮 gameplay`` / ``🗣️ talking`` for the clip's segment (None when it was not segmented)."""
+    segment = explanation.get("segment")
+    if not isinstance(segment, str) or not segment.strip():
+        return None
+    name = _short(segment.strip(), 60)
+    icon = SEGMENT_ICONS.get(name.lower())
+    return f"{icon} {name}" if icon else name
+
+
+def muted_line(explanation: dict[str, Any]) -> str | None:
+    """The DMCA warning when part of the clip is muted on Twitch (None when nothing is)."""
+    muted = _number(explanation.get("muted_s"))
+    if muted is None or muted <= 0:
+        return None
+    return f"⚠️ {max(round(muted), 1)} s of this clip are muted on Twitch (DMCA)"
+
+
+def description(explanation: dict[str, Any]) -> str | None:
+    """The caption (italic) and the muted warning, one line each."""
+    lines = []
+    caption = explanation.get("caption")
+    if isinstance(caption, str) and caption.strip():
+        lines.append(f"*{discord.utils.escape_markdown(_short(' '.join(caption.split()), CAPTION_MAX))}*")
+    muted = muted_line(explanation)
+    if muted:
+        lines.append(muted)
+    return "\n".join(lines) or None
+
+
 def clip_embed(clip: Clip, *, job_id: int, twitch_vod_id: str | None, source_name: str | None = None,
                note: str | None = None) -> discord.Embed:
     """The clip's message embed (see the module docstring)."""
     link = deep_link(twitch_vod_id, clip.start_s) if twitch_vod_id else None
-    embed = discord.Embed(title=clip_title(clip), url=link, colour=discord.Colour.purple())
+    explanation: dict[str, Any] = clip.explanation or {}
+    embed = discord.Embed(title=clip_title(clip), url=link, colour=discord.Colour.purple(),
+                          description=description(explanation))
     score = _number(clip.score)
     reasons = breakdown(clip)
-    embed.add_field(name="Score", value=(f"**{score:.2f}**" if score is not None else "—")
-                    + ("\n" + "\n".join(reasons) if reasons else ""), inline=True)
-    segment = (clip.explanation or {}).get("segment")
+    embed.add_field(name="Score", value=_short((f"**{score:.2f}**" if score is not None else "—")
+                                               + ("\n" + "\n".join(reasons) if reasons else ""), FIELD_MAX),
+                    inline=True)
+    segment = segment_label(explanation)
     if segment:
-        embed.add_field(name="Segment", value=str(segment)[:100], inline=True)
+        embed.add_field(name="Segment", value=segment, inline=True)
     span = f"{clock(clip.start_s)}–{clock(clip.end_s)}"
     where = f"[{span} on Twitch]({link})" if link else f"{span}" + (f" in {source_name}" if source_name else "")
     embed.add_field(name="In the VOD", value=where, inline=False)

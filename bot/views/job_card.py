@@ -1,7 +1,8 @@
 """The job card: a job's state as an embed (queue position, stage, percent, ETA) and its cancel button.
 
 Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with,
-the time now); produces a ``discord.Embed`` and a view. Pure functions: the same inputs give the
+the time now); produces a ``discord.Embed`` and a view. When Twitch told the bot about the VOD, the
+card names it (title, channel, and "the channel's newest VOD" when the request named a channel). Pure functions: the same inputs give the
 same card, so the tracker edits a message only when its card really changed.
 """
 
@@ -45,6 +46,30 @@ def job_label(job: Job) -> str:
         if payload.get(key):
             return PurePath(str(payload[key])).name
     return f"job {job.id}"
+
+
+def plain(text: str, limit: int = 200) -> str:
+    """Someone else's text (a VOD title) shown as typed: markdown and masked-link brackets escaped, cut."""
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return discord.utils.escape_markdown(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def vod_text(job: Job) -> str | None:
+    """Which Twitch VOD the job works on, in words (None when the payload has no title or channel)."""
+    payload: dict[str, Any] = job.payload or {}
+    vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    if not vod or not vod.get("twitch_vod_id") or not (vod.get("title") or vod.get("newest_of")):
+        return None
+    title = plain(str(vod.get("title") or ""))
+    channel = str(vod.get("channel") or vod.get("newest_of") or "")
+    parts = [f"“{title}”" if title else f"VOD {vod['twitch_vod_id']}"]
+    if channel:
+        parts.append(f"by {plain(channel)}")
+    text = " ".join(parts)
+    if vod.get("newest_of"):
+        text += f"\nthe newest VOD of {plain(str(vod['newest_of']))}"
+    return f"{text}\nhttps://www.twitch.tv/videos/{vod['twitch_vod_id']}"
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -93,6 +118,9 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
     if job.status is JobStatus.FAILED:
         embed.add_field(name="Error", value=_error_text(job), inline=False)
+    chosen = vod_text(job)
+    if chosen:
+        embed.add_field(name="VOD", value=chosen, inline=False)
     if tuned_from:
         embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
     embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
