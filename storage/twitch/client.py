@@ -32,16 +32,22 @@ class HelixClient(Twitch):
     async def _check_request_return(self, session: aiohttp.ClientSession, response: aiohttp.ClientResponse,
                                     method: str, url: str, auth_type: Any, required_scope: Any,
                                     data: dict[str, Any] | None = None, retries: int = 1) -> aiohttp.ClientResponse:
+        # Every answer this override refuses is released first: an unreleased response keeps its
+        # connection, and aiohttp reports it as an unclosed connection when it is collected.
         if response.status == 429:
             reset = response.headers.get("Ratelimit-Reset", "")
             wait = float(reset) - time.time() if reset.isdigit() else 1.0
+            response.release()
             raise Throttled(max(wait, 0.0))
-        if response.status >= 500 and response.status != 503:  # 503 is retried once by twitchAPI itself
+        if response.status >= 500:  # 503 included: our own retry (helix.py) waits and asks again
+            response.release()
             raise TwitchBackendException(f"Twitch answered HTTP {response.status}")
         checked = await super()._check_request_return(session, response, method, url, auth_type, required_scope,
                                                       data, retries)
         if checked.status >= 400:
-            raise TwitchAPIException(f"Twitch answered HTTP {checked.status}: {await response_message(checked)}")
+            message = await response_message(checked)
+            checked.release()
+            raise TwitchAPIException(f"Twitch answered HTTP {checked.status}: {message}")
         return checked
 
     async def _generate_app_token(self) -> None:
