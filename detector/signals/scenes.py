@@ -39,6 +39,7 @@ from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.params import Settings
 from detector.records import AbortCheck, MediaInfo, ProgressCallback
+from detector.spans import merge_spans
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +105,7 @@ def _require_video(media: MediaInfo) -> None:
 
 def merge_windows(windows: Sequence[Window], duration_s: float) -> list[Window]:
     """Windows clipped to the VOD, sorted, overlapping ones merged."""
-    limit = duration_s if duration_s > 0 else float("inf")
-    out: list[Window] = []
-    for a, b in sorted((max(float(a), 0.0), min(float(b), limit)) for a, b in windows):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    return merge_spans(windows, duration_s)
 
 
 # --- fast path: ffmpeg's scene score on keyframes -----------------------------------------------

@@ -37,6 +37,7 @@ from detector.records import AbortCheck, SignalTrack
 from detector.render.captions import Word
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.transcript_lexicon import FEATURES, Event, find_events
+from detector.spans import merge_spans
 
 log = logging.getLogger(__name__)
 
@@ -170,19 +171,6 @@ class TranscriptSignal(Signal):
                   "whisper": sorted({t.engine for t in texts}),
                   "transcribed_s": round(sum(b - a for a, b in spans), 3)})
 
-
-def merge_spans(spans: Sequence[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
-    """Spans clipped to ``[0, duration_s]``, sorted, with overlapping ones merged."""
-    out: list[tuple[float, float]] = []
-    hi_limit = duration_s if duration_s > 0 else math.inf
-    for a, b in sorted((max(a, 0.0), min(b, hi_limit)) for a, b in spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def full_spans(duration_s: float) -> list[tuple[float, float]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from detector.errors import MediaError
+from detector.spans import merge_spans
 
 _KEEP_HEADER = ("#EXT-X-VERSION", "#EXT-X-TARGETDURATION", "#EXT-X-PLAYLIST-TYPE", "#EXT-X-INDEPENDENT-SEGMENTS")
 _SEGMENT_TAGS_BEFORE_URI = ("#EXTINF", "#EXT-X-BYTERANGE", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DISCONTINUITY")
@@ -90,16 +91,7 @@ def parse_media_playlist(text: str, base_url: str) -> MediaPlaylist:
 
 def merge_windows(windows: Sequence[tuple[float, float]], margin_s: float, limit_s: float) -> list[tuple[float, float]]:
     """``windows`` widened by ``margin_s`` on each side, clamped to ``[0, limit_s]``, overlaps merged."""
-    spans = sorted((max(0.0, float(a) - margin_s), min(limit_s, float(b) + margin_s)) for a, b in windows)
-    merged: list[tuple[float, float]] = []
-    for lo, hi in spans:
-        if hi <= lo:
-            continue
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
+    return merge_spans(windows, limit_s, margin_s=margin_s)
 
 
 def select_runs(playlist: MediaPlaylist, spans: Sequence[tuple[float, float]]) -> list[tuple[Segment, ...]]:
