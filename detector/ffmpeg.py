@@ -11,7 +11,8 @@ import functools
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 
 from detector.errors import FFmpegNotFound, MediaError
 
@@ -62,3 +63,32 @@ def run_ffmpeg(args: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S,
     if proc.returncode != 0:
         raise MediaError(f"{what} failed (exit {proc.returncode}): {stderr_tail(proc.stderr)}")
     return proc
+
+
+def feed_ffmpeg(argv: Sequence[str], chunks: Iterable[bytes | memoryview] | None, *, timeout_s: float,
+                what: str = "ffmpeg") -> None:
+    """Run the full ``argv`` (executable first) writing ``chunks`` to its stdin (raw frames or samples
+    for ``-i pipe:0``; None: no stdin), wait for it, and raise MediaError with stderr on failure.
+    ffmpeg is killed if anything goes wrong on our side, so no half-run encoder is left behind."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            if chunks is not None:
+                assert proc.stdin is not None
+                try:
+                    for chunk in chunks:
+                        proc.stdin.write(chunk)
+                    proc.stdin.close()
+                except BrokenPipeError:  # ffmpeg stopped reading: its exit code and stderr say why
+                    pass
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise MediaError(f"{what} took longer than {timeout_s:.0f} s and was stopped.") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        if returncode != 0:
+            raise MediaError(f"{what} failed (exit {returncode}): {stderr_tail(err.read())}")

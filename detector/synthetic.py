@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.errors import MediaError
-from detector.ffmpeg import ffmpeg_path, run_ffmpeg, stderr_tail
+from detector.ffmpeg import feed_ffmpeg, ffmpeg_path, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -175,26 +173,8 @@ def _encode(out: Path, duration_s: float, *, audio_chunks: Iterable[np.ndarray] 
         argv += ["-map", f"{1 if video else 0}:a", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k",
                  "-ac", "2", "-ar", str(audio_rate)]
     argv += ["-t", f"{duration_s:.3f}", str(out)]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if audio_chunks is not None else subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            if audio_chunks is not None:
-                assert proc.stdin is not None
-                try:
-                    for chunk in audio_chunks:
-                        proc.stdin.write(chunk.data.cast("B"))
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-            returncode = proc.wait(timeout=max(600.0, duration_s))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        err.seek(0)
-        if returncode != 0:
-            raise MediaError(f"ffmpeg failed to write {out} (exit {returncode}): {stderr_tail(err.read())}")
+    chunks = (chunk.data.cast("B") for chunk in audio_chunks) if audio_chunks is not None else None
+    feed_ffmpeg(argv, chunks, timeout_s=max(600.0, duration_s), what=f"writing {out}")
 
 
 # --- chat --------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ stays small. Every shot has moving content, so a detector cannot just look for a
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.errors import MediaError
-from detector.ffmpeg import ffmpeg_path, stderr_tail
+from detector.ffmpeg import feed_ffmpeg, ffmpeg_path
 
 KINDS = ("blocks", "plaid", "pan")
 AUDIO_RATE = 48000
@@ -192,15 +190,5 @@ def make_cut_video(out_dir: str | Path, *, shots: Sequence[Shot] = DEFAULT_SHOTS
 def _encode(argv: list[str], shots: Sequence[Shot], counts: Sequence[int], width: int, height: int,
             fps: int, timeout_s: float) -> None:
     yy, xx = _grid(height, width)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stdin is not None
-    try:
-        for shot, n in zip(shots, counts):
-            for i in range(n):
-                proc.stdin.write(draw_frame(shot, i / fps, yy, xx).tobytes())
-        _, err = proc.communicate(timeout=timeout_s)
-    except (BrokenPipeError, subprocess.TimeoutExpired):
-        proc.kill()
-        _, err = proc.communicate()
-    if proc.returncode != 0:
-        raise MediaError(f"writing a synthetic cut video failed: {stderr_tail(err or b'')}")
+    frames = (draw_frame(shot, i / fps, yy, xx).tobytes() for shot, n in zip(shots, counts) for i in range(n))
+    feed_ffmpeg(argv, frames, timeout_s=timeout_s, what="writing a synthetic cut video")

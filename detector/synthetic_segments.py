@@ -21,7 +21,6 @@ raw file first, so memory stays small at any length. Deterministic from ``seed``
 from __future__ import annotations
 
 import logging
-import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.errors import MediaError
-from detector.ffmpeg import ffmpeg_path, stderr_tail
+from detector.ffmpeg import feed_ffmpeg, ffmpeg_path
 from detector.render.testmedia import draw_face
 
 log = logging.getLogger(__name__)
@@ -252,29 +250,12 @@ def make_segmented_vod(out_dir: str | Path, plan: Sequence[tuple[str, float]] = 
 
 def _encode(argv: list[str], plan: Sequence[tuple[str, float]], width: int, height: int, fps: int, seed: int,
             video: bool, duration: float) -> None:
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if video else subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            if video:
-                assert proc.stdin is not None
-                try:
-                    _write_frames(proc.stdin, plan, width, height, fps, seed)
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-            returncode = proc.wait(timeout=max(600.0, duration))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        err.seek(0)
-        if returncode != 0:
-            raise MediaError(f"ffmpeg failed to write a segmented VOD (exit {returncode}): {stderr_tail(err.read())}")
+    frames = _frames(plan, width, height, fps, seed) if video else None
+    feed_ffmpeg(argv, frames, timeout_s=max(600.0, duration), what="writing a segmented VOD")
 
 
-def _write_frames(stdin: object, plan: Sequence[tuple[str, float]], width: int, height: int, fps: int,
-                  seed: int) -> None:
+def _frames(plan: Sequence[tuple[str, float]], width: int, height: int, fps: int,
+            seed: int) -> Iterator[bytes]:
     seen: dict[str, int] = {}
     frame_index = 0
     t0 = 0.0
@@ -285,6 +266,6 @@ def _write_frames(stdin: object, plan: Sequence[tuple[str, float]], width: int, 
         end = t0 + float(seconds)
         while frame_index / fps < end - 1e-9:
             t = frame_index / fps
-            stdin.write(painter.frame(t - t0).tobytes())  # type: ignore[attr-defined]
+            yield painter.frame(t - t0).tobytes()
             frame_index += 1
         t0 = end
