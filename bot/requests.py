@@ -70,6 +70,8 @@ def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool,
         "settings": {"top_k": int(top)} if top else {},
         "vod": vod,
         "render": {"layout": layout, "captions": bool(captions)},
+        "transcript": True,  # quotes for titles and the "said" signal on the best windows
+        "hybrid": True,  # segments, vision and snapping: the worker's profile decides what can run
     }
 
 

@@ -77,7 +77,7 @@ async def test_highlights_defers_at_once_enqueues_and_shows_a_card(h: BotHarness
     assert job.dedupe_key == f"detect:{job.guild_id}:twitch:2012345678"
     assert job.payload == {"media": None, "chat": None, "settings": {"top_k": 5},
                            "vod": {"twitch_vod_id": "2012345678", "source": VOD, "streamer_id": None},
-                           "render": {"layout": "9:16", "captions": True}}
+                           "render": {"layout": "9:16", "captions": True}, "transcript": True, "hybrid": True}
 
 
 async def test_the_same_vod_again_joins_the_running_job(h: BotHarness) -> None:
