@@ -232,17 +232,24 @@ def _pooled(out: Any) -> Any:
 
 
 @contextmanager
+def _model(path: Path, auto_class: str, models: VisionModels, wrap: Callable[[_Loaded], T]) -> Iterator[T]:
+    """A model loaded for the ``with`` block (wrapped) and released after it, so the next one has room."""
+    loaded = _load(path, auto_class, models)
+    try:
+        yield wrap(loaded)
+    finally:
+        loaded.close()
+
+
+@contextmanager
 def clip_model(models: VisionModels) -> Iterator[ClipScorer]:
     """The image-text model, loaded for the ``with`` block and released after it."""
     reason = models.unavailable_reason()
     if reason:
         raise ModelError(f"The vision signal cannot run: {reason}.")
     assert models.clip is not None
-    loaded = _load(models.path(models.clip), "AutoModel", models)
-    try:
-        yield ClipScorer(loaded)
-    finally:
-        loaded.close()
+    with _model(models.path(models.clip), "AutoModel", models, ClipScorer) as scorer:
+        yield scorer
 
 
 @contextmanager
@@ -252,8 +259,5 @@ def captioner_model(models: VisionModels) -> Iterator[Captioner]:
     if reason:
         raise ModelError(f"Captions cannot be written: {reason}.")
     assert models.captioner is not None
-    loaded = _load(models.path(models.captioner), "AutoModelForImageTextToText", models)
-    try:
-        yield Captioner(loaded)
-    finally:
-        loaded.close()
+    with _model(models.path(models.captioner), "AutoModelForImageTextToText", models, Captioner) as captioner:
+        yield captioner
