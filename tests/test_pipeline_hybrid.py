@@ -58,6 +58,10 @@ def test_hybrid_detect_runs_every_stage_and_explains_each(vod: SegmentedVod, mod
         assert c.start_s <= c.peak_s <= c.end_s
         assert c.end_s - c.start_s <= settings["max_len_s"] + 1e-6
     assert any(c.explanation.vision for c in result.candidates)
+    from detector.export.html_report import render_html_report
+
+    page = render_html_report(result)
+    assert 'aria-label="segments"' in page and "segment <b>" in page and "vision: " in page
 
 
 def test_hybrid_on_audio_alone_degrades_with_reasons(vod: SegmentedVod, tmp_path: Path, models_dir: Path) -> None:

@@ -109,6 +109,9 @@ def _header(result: DetectionResult, duration: float) -> str:
         ("Device", _e(m.get("device") or "—")),
         ("Timings", _timings_text(m.get("timings"))),
     ]
+    unavailable = m.get("unavailable_signals")
+    if isinstance(unavailable, Mapping) and unavailable:
+        facts.append(("Not used", "; ".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(unavailable.items()))))
     if m.get("version"):
         facts.append(("Version", _e(m["version"])))
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
@@ -146,7 +149,29 @@ def _timelines(result: DetectionResult, duration: float, colours: Mapping[str, s
             f'<span class="muted">{_e(hop)}</span></div>'
             f"{track_svg(track, cands, duration, colour, threshold=thr)}</div>"
         )
-    return '<h2>Timeline</h2><section class="panel">' + "".join(blocks) + "</section>"
+    return '<h2>Timeline</h2><section class="panel">' + _segment_band(result, duration) + "".join(blocks) + "</section>"
+
+
+SEGMENT_COLOURS = {"gameplay": "#4e79a7", "talking": "#f28e2b", "menu": "#9c9c9c", "other": "#d4d4d4"}
+
+
+def _segment_band(result: DetectionResult, duration: float) -> str:
+    """The gameplay / talking / menu stretches as one coloured band above the tracks."""
+    seg = result.meta.get("segments")
+    spans = seg.get("spans") if isinstance(seg, Mapping) else None
+    if not spans or duration <= 0:
+        return ""
+    parts = []
+    for start, end, label, confidence in spans:
+        width = 100.0 * max(float(end) - float(start), 0.0) / duration
+        colour = SEGMENT_COLOURS.get(str(label), "#d4d4d4")
+        parts.append(f'<span style="width:{width:.3f}%;background:{colour}" '
+                     f'title="{_e(label)} {hms(float(start))}–{hms(float(end))} ({float(confidence):.0%})"></span>')
+    legend = "".join(f'<span><span class="swatch" style="background:{c}"></span> {_e(k)}</span>'
+                     for k, c in SEGMENT_COLOURS.items())
+    return (f'<div class="chart-block"><div class="chart-head"><h3>segments</h3>'
+            f'<span class="muted">gameplay vs talking, routes the weights</span></div>'
+            f'<div class="bar" aria-label="segments">{"".join(parts)}</div><div class="legend">{legend}</div></div>')
 
 
 # --- clip cards ----------------------------------------------------------------------------------
@@ -180,6 +205,14 @@ def _stats(c: Candidate) -> str:
         items.append(f"audio z <b>{_num(e.audio_z, '.1f')}</b>")
     if e.chat_lag_s is not None:
         items.append(f"chat lag <b>{_num(e.chat_lag_s, '.1f', ' s')}</b>")
+    if e.segment:
+        items.append(f"segment <b>{_e(e.segment)}</b>")
+    if e.vision:
+        items.append(f"vision: {_e(e.vision)}")
+    if e.muted_s:
+        items.append(f'<b class="warn-text">{_num(e.muted_s, ".0f", " s")} muted on Twitch</b>')
+    for move in e.snapped:
+        items.append(f"edge {_e(move)}")
     if c.signals:
         at_peak = ", ".join(f"{_e(k)} {_num(v, '.2f')}" for k, v in c.signals.items())
         items.append(f"at peak: {at_peak}")
@@ -209,6 +242,8 @@ def _card(c: Candidate, scale: float, colours: Mapping[str, str]) -> str:
         f'<span class="score">score {_num(c.score)}</span>'
     )
     summary = f'<p class="summary">{_e(c.explanation.summary)}</p>' if c.explanation.summary else ""
+    if c.explanation.caption:
+        summary += f'<p class="summary"><i>{_e(c.explanation.caption)}</i></p>'
     return (
         f'<article class="clip panel" id="clip-{rank}"><div class="rank">#{rank}</div><div>'
         f'<div class="when">{when}</div>{summary}'

@@ -52,6 +52,7 @@ h3 { font-size: 15px; margin: 0; }
 .tag.prior { background: #fef3c7; color: #92400e; }
 .warn { background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px; padding: 8px 12px; margin-top: 12px; }
 .warn ul { margin: 4px 0 0 18px; padding: 0; }
+.warn-text { color: #b45309; }
 details { margin-top: 12px; }
 summary { cursor: pointer; color: #374151; }
 table.params { border-collapse: collapse; margin-top: 8px; font-size: 13px; }
