@@ -82,13 +82,15 @@ def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job
     reel = None
     warnings: list[str] = []
     captions = tuple(words) if spec.captions else ()
+    # The segmenter's label per clip: in 9:16 a talking clip gets the face crop, gameplay the split.
+    labels = {c.rank: c.explanation.segment for c in chosen if c.explanation.segment}
     if spec.captions and not captions:
         warnings.append("captions were asked for, but the transcript has no words here: rendered without captions")
     for i, layout in enumerate(spec.layouts):
         options = RenderOptions(layout=layout, size_limit_bytes=int(spec.size_mib * MIB))
         batch = BatchOptions(thumbnails=i == 0, exports=False, reel=spec.reel and i == 0)
         result = render_candidates(chosen, media, job_dir / layout_folder(layout), options, batch=batch,
-                                   words=captions, cache=cache, progress=progress, abort=abort)
+                                   words=captions, labels=labels, cache=cache, progress=progress, abort=abort)
         for out in result.clips:
             files[out.candidate.rank][layout] = out.rendered.path
             if out.thumbnail is not None:
