@@ -48,6 +48,10 @@ def load_candidates(path: str | os.PathLike[str]) -> tuple[list[Candidate], dict
     """Candidates of a results JSON, best first, and ``{rank: segment label}`` where one is given."""
     clips = read_json(path)
     labels = {int(c["rank"]): str(c[k]) for c in clips for k in LABEL_KEYS if isinstance(c.get(k), str)}
+    for c in clips:  # `detect --hybrid` writes the segmenter's label inside the explanation
+        segment = (c.get("explanation") or {}).get("segment")
+        if isinstance(segment, str) and int(c["rank"]) not in labels:
+            labels[int(c["rank"])] = segment
     result = as_result([candidate_from_clip(c) for c in clips])
     return by_score(result), labels
 
