@@ -91,6 +91,12 @@ class DetectJob:
                 fetch_twitch_sources, twitch_id, self.artifacts.job_dir(job.id), want_chat=req.chat is None,
                 progress=progress, abort=control.should_abort))
             req.media, req.chat = sources.audio, req.chat or sources.chat
+            if req.hybrid is not None:
+                from detector.ingest import fetch_analysis_video
+
+                folder, vod, length = self.artifacts.job_dir(job.id), sources.vod_id, sources.meta.length_s
+                req.video_for = lambda windows: fetch_analysis_video(vod, folder, windows, length, progress=progress,
+                                                                     abort=control.should_abort)
         result = await control.supervise(asyncio.to_thread(
             detect, req, progress=progress, abort=control.should_abort))
         if sources is not None:

@@ -23,6 +23,7 @@ import numpy as np
 from detector.errors import DetectorError
 from detector.params import Settings
 from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback, SignalTrack
+from detector.sources.frames import SectionedVideo
 
 if TYPE_CHECKING:
     from detector.signals.segments import Segments
@@ -136,21 +137,20 @@ def run_vision(media: MediaInfo | None, candidates: Sequence[Candidate], setting
 
 
 def snap(media: MediaInfo | None, candidates: Sequence[Candidate], settings: Settings, duration_s: float,
-         transcript: SignalTrack | None, *, abort: AbortCheck | None = None,
+         transcript: SignalTrack | None, *, video: MediaInfo | None = None, abort: AbortCheck | None = None,
          progress: ProgressCallback | None = None) -> tuple[tuple[Candidate, ...], dict[str, Any]]:
-    """Candidates with edges moved to exact cuts or silences within ``snap_max_s``; and what was used."""
+    """Candidates with edges moved to exact cuts (in ``video``, default ``media``) or silences (in
+    ``media``'s sound) within ``snap_max_s``; and what was used."""
     from detector.fusion.snap import edge_windows, silences_from_audio, silences_from_words, snap_boundaries
 
     if media is None or not candidates or settings["snap_max_s"] <= 0:
         return tuple(candidates), {"cuts": None, "silences": 0}
+    video = video if video is not None else media
     windows = edge_windows(candidates, settings)
     cuts = np.zeros(0)
     cut_meta: dict[str, Any] | None = None
-    if media.has_video:
-        from detector.signals.scenes import exact_scan
-
-        scan = exact_scan(media, windows, settings, abort=abort, progress=progress)
-        cuts, cut_meta = scan.times, scan.to_meta()
+    if video.has_video:
+        cuts, cut_meta = exact_cuts(video, windows, settings, abort=abort, progress=progress)
     silences = silences_from_audio(media, windows, settings, abort=abort) if media.has_audio else np.zeros((0, 2))
     if transcript is not None and transcript.meta.get("words"):
         words = silences_from_words(transcript.meta["words"], transcript.meta.get("spans", ()), settings)
@@ -158,6 +158,28 @@ def snap(media: MediaInfo | None, candidates: Sequence[Candidate], settings: Set
     snapped = snap_boundaries(candidates, cuts, silences, settings, duration_s=duration_s)
     return snapped, {"cuts": cut_meta, "silences": int(len(silences)),
                      "moved": sum(1 for c in snapped if c.explanation.snapped)}
+
+
+def exact_cuts(video: MediaInfo, windows: Sequence[tuple[float, float]], settings: Settings, *,
+               abort: AbortCheck | None = None, progress: ProgressCallback | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Exact scene cuts inside ``windows`` (VOD timeline); a ``SectionedVideo`` is scanned section by section."""
+    from detector.signals.scenes import exact_scan
+
+    if not isinstance(video, SectionedVideo):
+        scan = exact_scan(video, windows, settings, abort=abort, progress=progress)
+        return scan.times, scan.to_meta()
+    found: list[np.ndarray] = []
+    methods: set[str] = set()
+    for info, offset in video.sections:
+        local = [(max(a, offset) - offset, min(b, offset + info.duration_s) - offset) for a, b in windows
+                 if min(b, offset + info.duration_s) > max(a, offset)]
+        if local:
+            scan = exact_scan(info, local, settings, abort=abort, progress=progress)
+            found.append(np.asarray(scan.times, dtype=np.float64) + offset)
+            methods.add(scan.method)
+    times = np.sort(np.concatenate(found)) if found else np.zeros(0)
+    return times, {"method": ", ".join(sorted(methods)) or None, "sections": len(video.sections),
+                   "cuts": int(len(times))}
 
 
 def with_segments(candidates: Sequence[Candidate], segments: Segments | None) -> tuple[Candidate, ...]:

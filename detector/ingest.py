@@ -3,7 +3,8 @@
 Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``TwitchSources``: the whole
 VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
 (TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
-spans. After detection, ``fetch_render_sections`` downloads only the stretches the clips to render
+spans. During detection, ``fetch_analysis_video`` fetches the candidate windows' picture at 360p
+for the vision model and exact cuts; after it, ``fetch_render_sections`` downloads only the stretches the clips to render
 cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Once the job
 is done, ``discard_downloads`` removes the audio and sections (the chat replay is kept). Everything goes
 through ``detector.sources.twitch`` (GQL + usher resolver, yt-dlp), whose base URLs come from the
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detector.records import AbortCheck, Candidate, ProgressCallback
+from detector.sources.frames import SectionedVideo
 from detector.sources.twitch import (
     DownloadError,
     ResolvedVod,
@@ -155,3 +157,22 @@ def discard_downloads(folder: Path) -> int:
             freed += path.stat().st_size
             path.unlink(missing_ok=True)
     return freed
+
+
+ANALYSIS_HEIGHT = 360
+"""Rendition fetched for vision and exact cuts: small frames are all they look at."""
+
+
+def fetch_analysis_video(vod_id: str, folder: Path, windows: Sequence[tuple[float, float]], duration_s: float, *,
+                         height: int = ANALYSIS_HEIGHT, progress: ProgressCallback | None = None,
+                         abort: AbortCheck | None = None) -> SectionedVideo | None:
+    """The video of ``windows`` only, at a low resolution, as one ``SectionedVideo`` on the VOD timeline
+    (the pipeline's ``video_for`` for a Twitch job; None when there is nothing to fetch)."""
+    if not windows:
+        return None
+    from detector.sources.media import probe
+
+    url = default_resolver(abort=abort)(vod_id)
+    sections = fetch_sections(url, folder / SOURCE_FOLDER, windows, height=height, margin_s=0.0, name="analysis",
+                              progress=progress, abort=abort)
+    return SectionedVideo.of([(probe(s.path), s.start_s) for s in sections], duration_s)

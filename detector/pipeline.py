@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +78,9 @@ class DetectRequest:
     """Transcribe (candidate windows, or everything with ``full_transcript``); None: no transcript."""
     hybrid: HybridOptions | None = None
     """Segments, vision and edge snapping (``detector.hybrid``); None: chat, audio and transcript only."""
+    video_for: Callable[[Sequence[tuple[float, float]]], MediaInfo | None] | None = None
+    """When ``media`` has no picture (a Twitch job downloads the audio only): fetches the video of the
+    given windows (a ``SectionedVideo``) for vision and exact cuts, after the first ranking."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +189,18 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         tracks["transcript"] = TranscriptSignal(req.transcript, spans).compute(inputs, ctx)
         timings["signal_transcript"] = time.perf_counter() - t
         second_pass = True
+    video = media
+    if hybrid is not None and req.video_for is not None and (media is None or not media.has_video) \
+            and ranked.candidates and (hybrid.vision or hybrid.scenes):
+        t = time.perf_counter()
+        margin = req.settings["snap_max_s"] + 1.0
+        wanted = ranked.candidates[: max(pool_v, int(req.settings["top_k"]))]
+        video = req.video_for([(c.start_s - margin, c.end_s + margin) for c in wanted]) or media
+        timings["fetch_video"] = time.perf_counter() - t
     if hybrid is not None and hybrid.vision:
         _check_abort(abort)
         t = time.perf_counter()
-        outcome = run_vision(media, ranked.candidates, req.settings, hybrid, duration, abort=abort, progress=progress)
+        outcome = run_vision(video, ranked.candidates, req.settings, hybrid, duration, abort=abort, progress=progress)
         if outcome.reason:
             unavailable["vision"] = outcome.reason
         elif outcome.value is not None:
@@ -207,7 +219,7 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         _check_abort(abort)
         t = time.perf_counter()
         candidates, snap_meta = snap(media, candidates, req.settings, duration, tracks.get("transcript"),
-                                     abort=abort, progress=progress)
+                                     video=video, abort=abort, progress=progress)
         timings["snap"] = time.perf_counter() - t
     candidates = with_segments(candidates, segments)
     if "vision" in tracks:

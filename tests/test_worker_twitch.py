@@ -153,3 +153,23 @@ async def test_rendering_downloads_only_the_sections_its_clips_need(twitch: Twit
     assert fetched and fetched < every  # only the stretch around the one clip, never the whole VOD
     assert len(fetched) <= (clip.end_s - clip.start_s + 2 * 10.0) / 2 + 3  # 2 s segments, 10 s margins
     assert not list((folder / "source").glob("*.mp4"))  # sections removed once the clips exist
+
+
+async def test_hybrid_jobs_fetch_the_candidates_picture_for_vision_and_cuts(twitch: TwitchDouble, hls_root: Path,
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.vision_fixtures import build_tiny_clip
+
+    models = tmp_path / "models"
+    build_tiny_clip(models / "clip-vit-base-patch32")
+    monkeypatch.setenv("HIGHLIGHTS_MODELS_DIR", str(models))
+    settings = {"top_k": 2, "vision_candidates": 2, "vision_frames_per_window": 2, "max_len_s": 15, "min_len_s": 8}
+    job, clips, folder = await run_job(tmp_path, payload(NORMAL, settings=settings, hybrid={"profile": "cpu"}))
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    meta = json.loads((folder / "result.json").read_text())["meta"]
+    assert "vision" not in meta["unavailable_signals"] and meta["vision"] is not None
+    assert "video" in meta["unavailable_signals"]["segments"]  # the whole VOD's picture is never fetched
+    assert meta["scenes"]["cuts"]["sections"] >= 1 and "fetch_video" in meta["timings"]
+    assert any(c.explanation.get("vision") for c in clips)
+    fetched = twitch.segments("video", NORMAL)
+    assert fetched and fetched < {p.name for p in (hls_root / "video").glob("*.ts")}

@@ -10,6 +10,10 @@ the VOD timeline and a small ``uint8`` picture (grey ``H×W`` or RGB ``H×W×3``
 
 Frames are streamed (one ffmpeg process per call, raw pixels through a pipe), so memory stays at one
 frame whatever the VOD's length; ffmpeg is killed when the consumer stops early or ``abort`` fires.
+
+``SectionedVideo`` stands for a VOD whose picture exists only as downloaded sections (a Twitch job
+fetches the audio whole and the video only around candidates): ``window_frames`` and ``keyframes``
+read it like one file, on the VOD's timeline.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import queue
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -33,6 +37,30 @@ log = logging.getLogger(__name__)
 
 _PTS_TIME = re.compile(rb"\bpts_time:\s*(-?[0-9.]+)")
 EXIT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SectionedVideo(MediaInfo):
+    """A VOD's video as section files, each ``(its probe, where it starts on the VOD timeline)``."""
+
+    sections: tuple[tuple[MediaInfo, float], ...] = ()
+
+    @classmethod
+    def of(cls, sections: Sequence[tuple[MediaInfo, float]], duration_s: float) -> SectionedVideo:
+        ordered = tuple(sorted(sections, key=lambda s: s[1]))
+        first = ordered[0][0] if ordered else None
+        return cls(path="<sections>", duration_s=float(duration_s), has_audio=False, has_video=bool(ordered),
+                   video_codec=first.video_codec if first else None, fps=first.fps if first else None,
+                   width=first.width if first else None, height=first.height if first else None, sections=ordered)
+
+    def locate(self, start_s: float, end_s: float) -> tuple[MediaInfo, float] | None:
+        """The section overlapping ``[start_s, end_s)`` most, and its offset (None: none overlaps)."""
+        best, best_overlap = None, 0.0
+        for info, offset in self.sections:
+            overlap = min(end_s, offset + info.duration_s) - max(start_s, offset)
+            if overlap > best_overlap:
+                best, best_overlap = (info, offset), overlap
+        return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +84,14 @@ def frame_size(media: MediaInfo, width: int) -> tuple[int, int]:
 def keyframes(media: MediaInfo, *, width: int = 160, gray: bool = True, start_s: float | None = None,
               end_s: float | None = None, abort: AbortCheck | None = None) -> Iterator[Frame]:
     """Every keyframe of ``media`` (or of ``[start_s, end_s)``), small, in time order."""
+    if isinstance(media, SectionedVideo):
+        for info, offset in media.sections:
+            lo, hi = max((start_s or 0.0) - offset, 0.0), (end_s - offset if end_s is not None else None)
+            if hi is not None and hi <= 0 or lo >= info.duration_s:
+                continue
+            for f in keyframes(info, width=width, gray=gray, start_s=lo, end_s=hi, abort=abort):
+                yield Frame(f.t_s + offset, f.image)
+        return
     w, h = frame_size(media, width)
     seek = ["-ss", f"{start_s:.3f}"] if start_s else []
     until = ["-t", f"{max(end_s - (start_s or 0.0), 0.0):.3f}"] if end_s is not None else []
@@ -68,6 +104,14 @@ def keyframes(media: MediaInfo, *, width: int = 160, gray: bool = True, start_s:
 def window_frames(media: MediaInfo, start_s: float, end_s: float, count: int, *, width: int = 224,
                   gray: bool = False, abort: AbortCheck | None = None) -> list[Frame]:
     """``count`` frames spread evenly over ``[start_s, end_s)`` (the middle of each equal slice)."""
+    if isinstance(media, SectionedVideo):
+        located = media.locate(start_s, end_s)
+        if located is None:
+            return []
+        info, offset = located
+        lo, hi = max(start_s, offset), min(end_s, offset + info.duration_s)
+        return [Frame(f.t_s + offset, f.image)
+                for f in window_frames(info, lo - offset, hi - offset, count, width=width, gray=gray, abort=abort)]
     start = max(float(start_s), 0.0)
     end = min(float(end_s), media.duration_s) if media.duration_s else float(end_s)
     if end <= start or count <= 0:
