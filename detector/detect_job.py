@@ -92,9 +92,12 @@ class DetectJob:
                 progress=progress, abort=control.should_abort))
             req.media, req.chat = sources.audio, req.chat or sources.chat
             if req.hybrid is not None:
-                from detector.ingest import fetch_analysis_video
+                from detector.ingest import fetch_analysis_video, fetch_overview_video
 
                 folder, vod, length = self.artifacts.job_dir(job.id), sources.vod_id, sources.meta.length_s
+                if req.hybrid.segments:
+                    req.overview_for = lambda: fetch_overview_video(vod, folder, length, progress=progress,
+                                                                    abort=control.should_abort)
                 req.video_for = lambda windows: fetch_analysis_video(vod, folder, windows, length, progress=progress,
                                                                      abort=control.should_abort)
         result = await control.supervise(asyncio.to_thread(

@@ -3,8 +3,9 @@
 Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``TwitchSources``: the whole
 VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
 (TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
-spans. During detection, ``fetch_analysis_video`` fetches the candidate windows' picture at 360p
-for the vision model and exact cuts; after it, ``fetch_render_sections`` downloads only the stretches the clips to render
+spans. During detection, with the hybrid stages on, ``fetch_overview_video`` fetches the whole VOD at
+160p for the gameplay/talking segmenter and ``fetch_analysis_video`` the candidate windows' picture at
+360p for the vision model and exact cuts; after it, ``fetch_render_sections`` downloads only the stretches the clips to render
 cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Once the job
 is done, ``discard_downloads`` removes the audio and sections (the chat replay is kept). Everything goes
 through ``detector.sources.twitch`` (GQL + usher resolver, yt-dlp), whose base URLs come from the
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from detector.records import AbortCheck, Candidate, ProgressCallback
+from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback
 from detector.sources.frames import SectionedVideo
 from detector.sources.twitch import (
     DownloadError,
@@ -176,3 +177,21 @@ def fetch_analysis_video(vod_id: str, folder: Path, windows: Sequence[tuple[floa
     sections = fetch_sections(url, folder / SOURCE_FOLDER, windows, height=height, margin_s=0.0, name="analysis",
                               progress=progress, abort=abort)
     return SectionedVideo.of([(probe(s.path), s.start_s) for s in sections], duration_s)
+
+
+OVERVIEW_HEIGHT = 160
+"""Rendition fetched whole for the gameplay/talking segmenter: motion, cuts and speech need no more."""
+
+
+def fetch_overview_video(vod_id: str, folder: Path, length_s: float, *, height: int = OVERVIEW_HEIGHT,
+                         progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> MediaInfo | None:
+    """The whole VOD at Twitch's smallest rendition (160p, ~0.1–0.2 GB an hour) for the segmenter, which
+    labels every stretch and so needs every stretch's picture (the pipeline's ``overview_for``)."""
+    if length_s <= 0:
+        return None
+    from detector.sources.media import probe
+
+    url = default_resolver(abort=abort)(vod_id)
+    sections = fetch_sections(url, folder / SOURCE_FOLDER, [(0.0, length_s)], height=height, margin_s=0.0,
+                              name="overview", progress=progress, abort=abort)
+    return probe(sections[0].path) if sections else None

@@ -78,6 +78,9 @@ class DetectRequest:
     """Transcribe (candidate windows, or everything with ``full_transcript``); None: no transcript."""
     hybrid: HybridOptions | None = None
     """Segments, vision and edge snapping (``detector.hybrid``); None: chat, audio and transcript only."""
+    overview_for: Callable[[], MediaInfo | None] | None = None
+    """When ``media`` has no picture: fetches the whole VOD at a tiny resolution (with its sound) for
+    the segmenter, which labels every stretch."""
     video_for: Callable[[Sequence[tuple[float, float]]], MediaInfo | None] | None = None
     """When ``media`` has no picture (a Twitch job downloads the audio only): fetches the video of the
     given windows (a ``SectionedVideo``) for vision and exact cuts, after the first ranking."""
@@ -159,7 +162,11 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     segments: Segments | None = None
     if hybrid is not None and hybrid.segments:
         t = time.perf_counter()
-        outcome = run_segments(media, req.settings, hybrid, abort=abort, progress=progress)
+        seg_media = media
+        if (media is None or not media.has_video) and req.overview_for is not None:
+            seg_media = req.overview_for() or media
+            timings["fetch_overview"] = time.perf_counter() - t
+        outcome = run_segments(seg_media, req.settings, hybrid, abort=abort, progress=progress)
         segments = outcome.value
         if outcome.reason:
             unavailable["segments"] = outcome.reason

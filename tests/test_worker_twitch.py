@@ -168,8 +168,7 @@ async def test_hybrid_jobs_fetch_the_candidates_picture_for_vision_and_cuts(twit
     assert job.status is JobStatus.SUCCEEDED, job.error_message
     meta = json.loads((folder / "result.json").read_text())["meta"]
     assert "vision" not in meta["unavailable_signals"] and meta["vision"] is not None
-    assert "video" in meta["unavailable_signals"]["segments"]  # the whole VOD's picture is never fetched
-    assert meta["scenes"]["cuts"]["sections"] >= 1 and "fetch_video" in meta["timings"]
+    assert "segments" not in meta["unavailable_signals"] and meta["segments"]["spans"]  # from the 160p overview
+    assert meta["scenes"]["cuts"]["sections"] >= 1 and {"fetch_video", "fetch_overview"} <= set(meta["timings"])
     assert any(c.explanation.get("vision") for c in clips)
-    fetched = twitch.segments("video", NORMAL)
-    assert fetched and fetched < {p.name for p in (hls_root / "video").glob("*.ts")}
+    assert all(c.explanation.get("segment") for c in clips)
