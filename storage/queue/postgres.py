@@ -10,82 +10,51 @@ as each of our transitions (``storage.queue.pg_procrastinate``).
 and never wait for each other) rather than through procrastinate's fetch: a claim filters by job kind
 (the control queue carries two kinds), compares ``run_after`` with the one storage clock, and takes
 the lease in the same statement. Every worker write checks ``lease_owner`` and ``status = 'running'``.
+The transitions both databases share live in ``storage.queue.sql_common``; this module keeps
+PostgreSQL's enqueue, claim, heartbeat and release, and the hooks that mirror each transition.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from storage.clock import after, utcnow
-from storage.errors import JobNotFound, StorageError
+from storage.clock import utcnow
+from storage.errors import StorageError
 from storage.pg_db import PgDatabase, PgTransaction
 from storage.queue.pg_procrastinate import ProcrastinateLink, wait_for_announcement
-from storage.queue.stalls import stall_verdict
-from storage.queue.timeouts import KindTimeouts, backoff_s, with_overrides
+from storage.queue.sql_common import ACTIVE, INSERT_JOB, OWNED, SqlJobQueue
+from storage.queue.sql_common import job_from_row as _job_from_row
+from storage.queue.timeouts import KindTimeouts
 from storage.records import EnqueueResult, Heartbeat, Job, JobKind, JobRequest, JobStatus
+from storage.repo.postgres import POSTGRES
+from storage.repo.sql_dialect import RowLike
 
 log = logging.getLogger(__name__)
 
-_OWNED = "id = %s AND lease_owner = %s AND status = 'running'"
-_ACTIVE = "status IN ('queued', 'running')"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+_OWNED = POSTGRES.sql(OWNED)
 
 
 def job_from_row(row: Mapping[str, Any]) -> Job:
-    return Job(
-        id=int(row["id"]), kind=JobKind(row["kind"]), status=JobStatus(row["status"]), payload=row["payload"],
-        priority=row["priority"], dedupe_key=row["dedupe_key"], attempts=row["attempts"],
-        max_attempts=row["max_attempts"], stage=row["stage"], progress=float(row["progress"]),
-        progress_message=row["progress_message"], error_code=row["error_code"], error_message=row["error_message"],
-        requested_by=row["requested_by"], guild_id=row["guild_id"], channel_id=row["channel_id"],
-        cancel_requested=bool(row["cancel_requested"]), lease_owner=row["lease_owner"],
-        lease_expires_at=_utc(row["lease_expires_at"]), run_after=row["run_after"].astimezone(UTC),
-        created_at=row["created_at"].astimezone(UTC), started_at=_utc(row["started_at"]),
-        finished_at=_utc(row["finished_at"]), result=row["result"])
+    return _job_from_row(row, POSTGRES)
 
 
-def _jsonb(value: Any, what: str) -> Jsonb:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StorageError(f"the job {what} must be JSON-serialisable (plain dicts, lists, str, finite numbers): "
-                           f"{exc}") from exc
-    return Jsonb(value)
-
-
-class PostgresJobQueue:
+class PostgresJobQueue(SqlJobQueue[PgTransaction]):
     """``JobQueue`` on PostgreSQL with procrastinate delivery (see the module docstring)."""
+
+    dialect = POSTGRES
+    row_lock = " FOR UPDATE"
+    _db: PgDatabase
 
     def __init__(self, db: PgDatabase, *, timeouts: Mapping[JobKind, KindTimeouts] | None = None,
                  owns_db: bool = False) -> None:
-        self._db = db
-        self._timeouts = with_overrides(timeouts)
-        self._owns_db = owns_db
+        super().__init__(db, timeouts=timeouts, owns_db=owns_db)
         self._link = ProcrastinateLink()
         self._leases = Jsonb({k.value: t.lease_s for k, t in self._timeouts.items()})
-
-    @staticmethod
-    async def _get(tx: PgTransaction | PgDatabase, job_id: int) -> Job:
-        row = await tx.fetchone("SELECT * FROM jobs WHERE id = %s", (job_id,))
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        return job_from_row(row)
-
-    @staticmethod
-    async def _row(tx: PgTransaction, job_id: int, *, owner: str | None = None) -> dict[str, Any] | None:
-        if owner is None:
-            return await tx.fetchone("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
-        return await tx.fetchone(f"SELECT * FROM jobs WHERE {_OWNED} FOR UPDATE", (job_id, owner))
 
     # -- enqueue --------------------------------------------------------------------------------------
     async def enqueue(self, request: JobRequest) -> EnqueueResult:
@@ -117,9 +86,7 @@ class PostgresJobQueue:
 
     async def _enqueue(self, request: JobRequest, periodic: tuple[str, int] | None) -> EnqueueResult:
         kind = JobKind(request.kind)
-        max_attempts = request.max_attempts or self._timeouts[kind].max_attempts
-        payload = _jsonb(request.payload, "payload")
-        now = utcnow()
+        params = self._insert_params(request, utcnow())
         key = request.dedupe_key
         async with self._db.write() as tx:
             if periodic is not None:
@@ -129,17 +96,12 @@ class PostgresJobQueue:
             # The partial unique index decides between concurrent enqueuers: a second insert of an active
             # key waits for the first transaction, then does nothing and joins the job it made.
             row = await tx.fetchone(
-                "INSERT INTO jobs (kind, status, payload, priority, dedupe_key, max_attempts, requested_by, "
-                "guild_id, channel_id, run_after, created_at) "
-                "VALUES (%s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                f"ON CONFLICT (dedupe_key) WHERE {_ACTIVE} DO NOTHING RETURNING *",
-                (kind.value, payload, int(request.priority), key, max_attempts, request.requested_by,
-                 request.guild_id, request.channel_id, now, now))
+                self._q(f"{INSERT_JOB} ON CONFLICT (dedupe_key) WHERE {ACTIVE} DO NOTHING RETURNING *"), params)
             if row is None:
-                existing = await tx.fetchone(f"SELECT * FROM jobs WHERE dedupe_key = %s AND {_ACTIVE}", (key,))
+                existing = await tx.fetchone(f"SELECT * FROM jobs WHERE dedupe_key = %s AND {ACTIVE}", (key,))
                 if existing is None:  # the other job ended in the meantime: one more try, from a fresh snapshot
                     raise _Retry()
-                return EnqueueResult(job=job_from_row(existing), created=False)
+                return EnqueueResult(job=self._job(existing), created=False)
             job_id = int(row["id"])
             if periodic is None:
                 pjob: int | None = await self._link.defer(tx, job_id, kind, request.priority)
@@ -149,7 +111,7 @@ class PostgresJobQueue:
                 if pjob is None:  # another scheduler deferred this tick while we inserted: use its job
                     raise _TickTaken()
             await tx.execute("UPDATE jobs SET procrastinate_job_id = %s WHERE id = %s", (pjob, job_id))
-            job = job_from_row(row)
+            job = self._job(row)
         log.info("enqueued job %d (%s, priority %d, key %s)", job.id, kind.value, job.priority, key)
         return EnqueueResult(job=job, created=True)
 
@@ -170,7 +132,7 @@ class PostgresJobQueue:
             if row is None:
                 return None
             await self._link.started(tx, row["procrastinate_job_id"])
-            job = job_from_row(row)
+            job = self._job(row)
         log.info("worker %s claimed job %d (attempt %d/%d)", worker_id, job.id, job.attempts, job.max_attempts)
         return job
 
@@ -183,76 +145,6 @@ class PostgresJobQueue:
                 return Heartbeat(owned=False, cancel_requested=False)
             await self._link.heartbeat(tx)
         return Heartbeat(owned=True, cancel_requested=bool(row["cancel_requested"]))
-
-    async def progress(self, job_id: int, worker_id: str, *, stage: str | None = None,
-                       fraction: float | None = None, message: str | None = None) -> bool:
-        sets: list[str] = []
-        params: list[Any] = []
-        if stage is not None:
-            sets.append("stage = %s")
-            params.append(stage)
-        if fraction is not None and math.isfinite(fraction):
-            sets.append("progress = %s")
-            params.append(min(max(float(fraction), 0.0), 1.0))
-        if message is not None:
-            sets.append("progress_message = %s")
-            params.append(message)
-        if not sets:
-            sets.append("id = id")
-        async with self._db.write() as tx:
-            changed = await tx.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE {_OWNED}",
-                                       (*params, job_id, worker_id))
-        return changed == 1
-
-    async def complete(self, job_id: int, worker_id: str, result: dict[str, Any] | None = None) -> bool:
-        encoded = None if result is None else _jsonb(result, "result")
-        async with self._db.write() as tx:
-            row = await tx.fetchone(
-                "UPDATE jobs SET status = 'succeeded', progress = 1.0, result = %s, finished_at = %s, "
-                f"lease_expires_at = NULL, error_code = NULL, error_message = NULL WHERE {_OWNED} "
-                "RETURNING procrastinate_job_id", (encoded, utcnow(), job_id, worker_id))
-            if row is None:
-                return False
-            await self._link.finished(tx, row["procrastinate_job_id"], "succeeded")
-        log.info("worker %s completed job %d", worker_id, job_id)
-        return True
-
-    async def fail(self, job_id: int, worker_id: str, *, code: str, message: str,
-                   retryable: bool = True) -> Job | None:
-        now = utcnow()
-        async with self._db.write() as tx:
-            row = await self._row(tx, job_id, owner=worker_id)
-            if row is None:
-                return None
-            job = job_from_row(row)
-            if job.cancel_requested:
-                status, run_after = JobStatus.CANCELLED, job.run_after
-            elif retryable and job.attempts < job.max_attempts:
-                status = JobStatus.QUEUED
-                run_after = after(backoff_s(job.kind, job.attempts, self._timeouts), start=now)
-            else:
-                status, run_after = JobStatus.FAILED, job.run_after
-            queued = status is JobStatus.QUEUED
-            row = await tx.fetchone(
-                "UPDATE jobs SET status = %s, run_after = %s, error_code = %s, error_message = %s, "
-                "lease_owner = CASE WHEN %s THEN NULL ELSE lease_owner END, lease_expires_at = NULL, "
-                f"finished_at = %s WHERE {_OWNED} RETURNING *",
-                (status.value, run_after, code, message, queued, None if queued else now, job_id, worker_id))
-            assert row is not None
-            await self._after_run(tx, row, status)
-            job = job_from_row(row)
-        log.warning("job %d failed on worker %s with %s (%s): now %s", job_id, worker_id, code, message, job.status)
-        return job
-
-    async def cancelled(self, job_id: int, worker_id: str) -> bool:
-        async with self._db.write() as tx:
-            row = await tx.fetchone(
-                "UPDATE jobs SET status = 'cancelled', finished_at = %s, lease_expires_at = NULL "
-                f"WHERE {_OWNED} AND cancel_requested RETURNING procrastinate_job_id", (utcnow(), job_id, worker_id))
-            if row is None:
-                return False
-            await self._link.finished(tx, row["procrastinate_job_id"], "aborted")
-        return True
 
     async def release(self, job_id: int, worker_id: str) -> bool:
         now = utcnow()
@@ -278,86 +170,41 @@ class PostgresJobQueue:
             end = {JobStatus.SUCCEEDED: "succeeded", JobStatus.CANCELLED: "aborted"}.get(status, "failed")
             await self._link.finished(tx, pjob, end)
 
-    # -- bot side -------------------------------------------------------------------------------------
-    async def cancel(self, job_id: int, *, by: str | None = None) -> Job:
-        async with self._db.write() as tx:
-            row = await self._row(tx, job_id)
-            if row is None:
-                raise JobNotFound(f"no job with id {job_id}")
-            job = job_from_row(row)
-            pjob = row["procrastinate_job_id"]
-            if job.status is JobStatus.QUEUED:
-                await tx.execute("UPDATE jobs SET status = 'cancelled', cancel_requested = TRUE, cancelled_by = %s, "
-                                 "finished_at = %s WHERE id = %s", (by, utcnow(), job_id))
-                await self._link.cancelled_while_queued(tx, pjob)
-            elif job.status is JobStatus.RUNNING and not job.cancel_requested:
-                await tx.execute("UPDATE jobs SET cancel_requested = TRUE, cancelled_by = %s WHERE id = %s",
-                                 (by, job_id))
-                await self._link.abort_requested(tx, pjob)
-            return await self._get(tx, job_id)
+    # -- the hooks of SqlJobQueue: mirror each transition into procrastinate -----------------------------
+    async def _end_run(self, tx: PgTransaction, sql: str, params: Sequence[Any], end: str) -> bool:
+        row = await tx.fetchone(f"{sql} RETURNING procrastinate_job_id", params)
+        if row is None:
+            return False
+        await self._link.finished(tx, row["procrastinate_job_id"], end)
+        return True
 
-    async def get(self, job_id: int) -> Job:
-        return await self._get(self._db, job_id)
+    async def _stop_run(self, tx: PgTransaction, job_id: int, sql: str, params: Sequence[Any],
+                        status: JobStatus) -> Job:
+        row = await tx.fetchone(f"{sql} RETURNING *", params)
+        assert row is not None  # the caller holds the row's lock and saw it running
+        await self._after_run(tx, row, status)
+        return self._job(row)
 
-    async def list_jobs(self, *, statuses: Sequence[JobStatus] | None = None, guild_id: str | None = None,
-                        requested_by: str | None = None, limit: int = 50) -> list[Job]:
-        where: list[str] = []
-        params: list[Any] = []
-        if statuses is not None:
-            if not statuses:
-                return []
-            where.append("status = ANY(%s)")
-            params.append([JobStatus(s).value for s in statuses])
-        if guild_id is not None:
-            where.append("guild_id = %s")
-            params.append(guild_id)
-        if requested_by is not None:
-            where.append("requested_by = %s")
-            params.append(requested_by)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._db.fetchall(f"SELECT * FROM jobs {clause} ORDER BY id DESC LIMIT %s",
-                                       (*params, max(int(limit), 0)))
-        return [job_from_row(r) for r in rows]
+    async def _cancel_mirrored(self, tx: PgTransaction, row: RowLike, *, was_queued: bool) -> None:
+        if was_queued:
+            await self._link.cancelled_while_queued(tx, row["procrastinate_job_id"])
+        else:
+            await self._link.abort_requested(tx, row["procrastinate_job_id"])
 
-    async def queue_position(self, job_id: int) -> int | None:
-        job = await self.get(job_id)
-        if job.status is not JobStatus.QUEUED:
-            return None
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) AS ahead FROM jobs WHERE status = 'queued' AND kind = %s AND (priority > %s OR "
-            "(priority = %s AND id < %s))", (job.kind.value, job.priority, job.priority, job.id))
-        return 1 + (int(row["ahead"]) if row else 0)
+    async def _stall_candidates(self, tx: PgTransaction, now: datetime) -> Sequence[Mapping[str, Any]]:
+        # Only rows that may be stalled are locked, so healthy workers' heartbeats never wait here; SKIP
+        # LOCKED: a row locked right now belongs to a worker that is writing to it, so it is alive.
+        shortest_runtime = min(t.max_runtime_s for t in self._timeouts.values())
+        return await tx.fetchall(
+            "SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < %s "
+            "OR started_at < %s - make_interval(secs => %s)) FOR UPDATE SKIP LOCKED",
+            (now, now, shortest_runtime))
 
-    async def recover_stalled(self) -> list[int]:
-        now = utcnow()
-        recovered: list[int] = []
-        async with self._db.write() as tx:
-            # Only rows that may be stalled are locked, so healthy workers' heartbeats never wait here; SKIP
-            # LOCKED: a row locked right now belongs to a worker that is writing to it, so it is alive.
-            shortest_runtime = min(t.max_runtime_s for t in self._timeouts.values())
-            rows = await tx.fetchall(
-                "SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < %s "
-                "OR started_at < %s - make_interval(secs => %s)) FOR UPDATE SKIP LOCKED",
-                (now, now, shortest_runtime))
-            for row in rows:
-                job = job_from_row(row)
-                verdict = stall_verdict(job, self._timeouts[job.kind], now)
-                if verdict is None:
-                    continue
-                status, queued = verdict.status, verdict.status is JobStatus.QUEUED
-                updated = await tx.fetchone(
-                    "UPDATE jobs SET status = %s, error_code = %s, error_message = %s, lease_expires_at = NULL, "
-                    "lease_owner = CASE WHEN %s THEN NULL ELSE lease_owner END, run_after = %s, finished_at = %s "
-                    "WHERE id = %s AND status = 'running' RETURNING *",
-                    (status.value, verdict.error_code, verdict.error_message, queued,
-                     now if queued else job.run_after, None if queued else now, job.id))
-                assert updated is not None
-                await self._after_run(tx, updated, status)
-                recovered.append(job.id)
-                log.warning("recovered stalled job %d from worker %s: %s (%s)", job.id, job.lease_owner,
-                            status.value, verdict.error_message)
-            await self._link.prune_workers(tx, 2 * max(t.lease_s for t in self._timeouts.values()))
-        return recovered
+    async def _after_recovery(self, tx: PgTransaction) -> None:
+        await self._link.prune_workers(tx, 2 * max(t.lease_s for t in self._timeouts.values()))
+
+    def _any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
 
     # -- waiting for work -----------------------------------------------------------------------------
     async def wait_for_jobs(self, kinds: Sequence[JobKind], timeout_s: float) -> bool:
@@ -376,8 +223,7 @@ class PostgresJobQueue:
         except StorageError as exc:
             log.debug("could not unregister the procrastinate worker: %s", exc)
         finally:
-            if self._owns_db:
-                await self._db.close()
+            await super().close()
 
 
 class _Retry(Exception):

@@ -21,9 +21,9 @@ from psycopg.types.json import Jsonb
 
 from storage.errors import StorageError
 from storage.pg_db import PgTransaction
-from storage.records import Clip, Vod
+from storage.records import Clip
 from storage.repo.sql_common import SqlRepository
-from storage.repo.sql_dialect import Dialect, one
+from storage.repo.sql_dialect import Dialect, RowLike, one
 
 
 def _json(value: Any) -> Jsonb:
@@ -57,27 +57,6 @@ class PostgresRepository(SqlRepository[PgTransaction]):
 
     dialect = POSTGRES
 
-    async def upsert_vod(self, *, source: str, twitch_vod_id: str | None = None, streamer_id: int | None = None,
-                         title: str | None = None, duration_s: float | None = None) -> Vod:
-        with self._missing(f"streamer {streamer_id}"):
-            async with self._db.write() as tx:
-                row = await self._find_vod(tx, twitch_vod_id, source)
-                if row is None:
-                    # Another machine may insert the same VOD at this moment: the loser re-reads the winner's row.
-                    row = await tx.fetchone(
-                        "INSERT INTO vods (twitch_vod_id, source, streamer_id, title, duration_s, created_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
-                        (twitch_vod_id, source, streamer_id, title, duration_s, self._now()))
-                    if row is not None:
-                        return self._vod(row)
-                    row = one(await self._find_vod(tx, twitch_vod_id, source), f"vod {source}")
-                updated = await tx.fetchone(
-                    "UPDATE vods SET twitch_vod_id = COALESCE(twitch_vod_id, %s), "
-                    "streamer_id = COALESCE(%s, streamer_id), title = COALESCE(%s, title), "
-                    "duration_s = COALESCE(%s, duration_s) WHERE id = %s RETURNING *",
-                    (twitch_vod_id, streamer_id, title, duration_s, row["id"]))
-                return self._vod(one(updated, "vod"))
-
     async def set_clip_files(self, clip_id: int, files: Mapping[str, str]) -> Clip:
         # jsonb merges in place, so no read-modify-write race between machines.
         merged = {str(k): str(v) for k, v in files.items()}
@@ -93,3 +72,10 @@ class PostgresRepository(SqlRepository[PgTransaction]):
     async def _lock_tunings(self, tx: PgTransaction, guild_id: str, streamer_id: int) -> None:
         # Two machines appending at once would both read the same MAX(version): take turns per pair.
         await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"tuning:{guild_id}:{streamer_id}",))
+
+    async def _insert_vod(self, tx: PgTransaction, sql: str, params: Sequence[Any]) -> RowLike | None:
+        # Another machine may insert the same VOD at this moment: the loser gets None and re-reads the winner's row.
+        return await tx.fetchone(f"{sql} ON CONFLICT DO NOTHING RETURNING *", params)
+
+    async def _update_vod(self, tx: PgTransaction, sql: str, params: Sequence[Any]) -> RowLike:
+        return one(await tx.fetchone(f"{sql} RETURNING *", params), "vod")

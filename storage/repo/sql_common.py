@@ -186,6 +186,33 @@ class SqlRepository(ABC, Generic[TxT]):
         row = await self._find_vod(self._db, twitch_vod_id, source)
         return None if row is None else self._vod(row)
 
+    async def upsert_vod(self, *, source: str, twitch_vod_id: str | None = None, streamer_id: int | None = None,
+                         title: str | None = None, duration_s: float | None = None) -> Vod:
+        with self._missing(f"streamer {streamer_id}"):
+            async with self._db.write() as tx:
+                row = await self._find_vod(tx, twitch_vod_id, source)
+                if row is None:
+                    row = await self._insert_vod(tx, self._q(
+                        "INSERT INTO vods (twitch_vod_id, source, streamer_id, title, duration_s, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"), (twitch_vod_id, source, streamer_id, title, duration_s, self._now()))
+                    if row is not None:
+                        return self._vod(row)
+                    row = one(await self._find_vod(tx, twitch_vod_id, source), f"vod {source}")
+                return self._vod(await self._update_vod(tx, self._q(
+                    "UPDATE vods SET twitch_vod_id = COALESCE(twitch_vod_id, ?), "
+                    "streamer_id = COALESCE(?, streamer_id), title = COALESCE(?, title), "
+                    "duration_s = COALESCE(?, duration_s) WHERE id = ?"),
+                    (twitch_vod_id, streamer_id, title, duration_s, row["id"])))
+
+    @abstractmethod
+    async def _insert_vod(self, tx: TxT, sql: str, params: Sequence[Any]) -> RowLike | None:
+        """Run ``sql``, the INSERT of a new VOD; return its row, or None where another writer inserted the
+        same VOD first."""
+
+    @abstractmethod
+    async def _update_vod(self, tx: TxT, sql: str, params: Sequence[Any]) -> RowLike:
+        """Run ``sql``, the UPDATE of the VOD whose id is the last of ``params``; return its row after it."""
+
     # -- jobs (read-only) -----------------------------------------------------------------------------
     async def find_job_with_key(self, dedupe_key: str, *, guild_id: str | None = None) -> int | None:
         if guild_id is None:

@@ -16,9 +16,9 @@ from typing import Any
 
 from storage.clock import from_text, to_text
 from storage.errors import StorageError
-from storage.records import Clip, Vod
+from storage.records import Clip
 from storage.repo.sql_common import SqlRepository
-from storage.repo.sql_dialect import Dialect, one
+from storage.repo.sql_dialect import Dialect, RowLike, one
 from storage.sqlite_db import Transaction
 
 
@@ -38,25 +38,6 @@ class SqliteRepository(SqlRepository[Transaction]):
 
     dialect = SQLITE
 
-    async def upsert_vod(self, *, source: str, twitch_vod_id: str | None = None, streamer_id: int | None = None,
-                         title: str | None = None, duration_s: float | None = None) -> Vod:
-        with self._missing(f"streamer {streamer_id}"):
-            async with self._db.write() as tx:
-                row = await self._find_vod(tx, twitch_vod_id, source)
-                if row is None:
-                    vod_id = await tx.insert(
-                        "INSERT INTO vods (twitch_vod_id, source, streamer_id, title, duration_s, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (twitch_vod_id, source, streamer_id, title, duration_s, self._now()))
-                else:
-                    vod_id = row["id"]
-                    await tx.execute(
-                        "UPDATE vods SET twitch_vod_id = COALESCE(twitch_vod_id, ?), "
-                        "streamer_id = COALESCE(?, streamer_id), title = COALESCE(?, title), "
-                        "duration_s = COALESCE(?, duration_s) WHERE id = ?",
-                        (twitch_vod_id, streamer_id, title, duration_s, vod_id))
-                return self._vod(one(await tx.fetchone("SELECT * FROM vods WHERE id = ?", (vod_id,)), "vod"))
-
     async def set_clip_files(self, clip_id: int, files: Mapping[str, str]) -> Clip:
         async with self._db.write() as tx:
             row = one(await tx.fetchone("SELECT files FROM clips WHERE id = ?", (clip_id,)), f"clip {clip_id}")
@@ -69,3 +50,11 @@ class SqliteRepository(SqlRepository[Transaction]):
 
     async def _lock_tunings(self, tx: Transaction, guild_id: str, streamer_id: int) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already lets one writer at a time in."""
+
+    async def _insert_vod(self, tx: Transaction, sql: str, params: Sequence[Any]) -> RowLike | None:
+        vod_id = await tx.insert(sql, params)
+        return one(await tx.fetchone("SELECT * FROM vods WHERE id = ?", (vod_id,)), "vod")
+
+    async def _update_vod(self, tx: Transaction, sql: str, params: Sequence[Any]) -> RowLike:
+        await tx.execute(sql, params)
+        return one(await tx.fetchone("SELECT * FROM vods WHERE id = ?", (params[-1],)), "vod")
