@@ -141,12 +141,11 @@ def _signals(profile: str) -> dict[str, dict[str, Any]]:
         if isinstance(reason, dict):
             reason = reason["error"]
         out[name] = {"available": reason is None, "reason": reason}
-    for name, check in (("vision", lambda: _vision_reason(profile)), ("segments", _segments_reason),
-                        ("scenes", _scenes_reason)):
-        reason = _guarded(check)
-        if isinstance(reason, dict):
-            reason = reason["error"]
-        out[name] = {"available": reason is None, "reason": reason}
+    reason = _guarded(lambda: _vision_reason(profile))
+    out["vision"] = {"available": reason is None, "reason": reason["error"] if isinstance(reason, dict) else reason}
+    for name, check in (("segments", _segments_reason), ("scenes", _scenes_reason)):
+        note = _guarded(check)  # these run either way, with less to go on
+        out[name] = {"available": True, "reason": None, "note": note["error"] if isinstance(note, dict) else note}
     return out
 
 
@@ -202,7 +201,8 @@ def print_report(report: dict[str, Any], out: Any = None) -> None:
           for r in e["encoders"]), ("auto picks", e["auto"] if isinstance(e["auto"], str) else e["auto"].get("error"))])
     print("signals", file=out)
     for name, row in report["signals"].items() if isinstance(report["signals"], dict) else ():
-        line(name, "available" if row["available"] else f"unavailable: {row['reason']}")
+        text = "available" if row["available"] else f"unavailable: {row['reason']}"
+        line(name, f"{text} ({row['note']})" if row.get("note") else text)
 
 
 def _section(out: Any, title: str, data: Any, line: Callable[[str, Any], None],

@@ -48,11 +48,11 @@ def _detector() -> Any:
     try:
         import cv2
     except ImportError:
-        raise ImportError("OpenCV is not installed (pip install 'opencv-python-headless<5')") from None
+        raise ImportError("OpenCV is not installed (pip install 'opencv-python<5')") from None
     data = getattr(cv2, "data", None)
     path = os.path.join(data.haarcascades, CASCADE) if data is not None else ""
     if not path or not os.path.exists(path) or not hasattr(cv2, "CascadeClassifier"):
-        raise OSError(f"this OpenCV ({cv2.__version__}) has no bundled {CASCADE}; use opencv-python-headless<5")
+        raise OSError(f"this OpenCV ({cv2.__version__}) has no bundled {CASCADE}; use opencv-python<5")
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise OSError(f"OpenCV could not load {path}")

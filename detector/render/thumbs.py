@@ -48,7 +48,7 @@ def _cv2():
         import cv2
     except ImportError:
         raise RenderError("Thumbnails need OpenCV, which is not installed.",
-                          hint="pip install 'opencv-python-headless<5' (or install the worker extra).") from None
+                          hint="pip install 'opencv-python<5' (or install the worker extra).") from None
     return cv2
 
 
