@@ -1,16 +1,26 @@
-"""Benchmark stage (``highlights bench ingest``): "whole VOD" against "audio + sections" over local HLS.
+"""Benchmark stage (``highlights bench ingest``): what each way of ingesting a Twitch VOD downloads.
 
-Consumes a cached synthetic HLS VOD (:mod:`detector.bench.ingest_vod`: a ``720p30`` variant with
-muxed audio and an ``audio_only`` variant, 10 s segments, as Twitch serves them), served on
-127.0.0.1 by :class:`~detector.sources.twitch.hls_server.HlsServer`, which counts bytes and segment
-requests per rendition. Measures, in one run and with the same yt-dlp session options as the
-product: **whole VOD** — the naive approach, yt-dlp downloads the whole video variant and it is
-remuxed to ``.mp4``; and **audio + sections** — the product's ``fetch_audio`` (the whole
-``audio_only`` variant) then ``fetch_sections`` for ``clips`` windows of ``clip_s`` seconds with the
-product's default margin. Produces a JSON-ready dict (bytes served, seconds, segments per rendition,
-and the whole / (audio + sections) ratios of bytes and of time) and :func:`format_ingest_report`'s
-side-by-side table. The HLS files are read once before measuring, so neither side pays for a cold
-disk cache.
+Consumes a cached synthetic HLS VOD (:mod:`detector.bench.ingest_vod`: a ``720p30`` variant, the
+``360p30`` and ``160p30`` transcodes, each with muxed audio, and an ``audio_only`` variant, 10 s
+segments, as Twitch serves them), served on 127.0.0.1 by
+:class:`~detector.sources.twitch.hls_server.HlsServer`, which counts bytes and segment requests per
+rendition. Measures, in one run and with the same yt-dlp session options as the product:
+
+* **whole VOD** — the naive approach: yt-dlp downloads the whole top variant, remuxed to ``.mp4``;
+* **audio + sections** — the product's ``fetch_audio`` (the whole ``audio_only`` variant) then
+  ``fetch_sections`` for ``clips`` windows of ``clip_s`` seconds with the product's default margin;
+* **hybrid job** — what a Twitch job with the hybrid stages on fetches (``detector.ingest`` and the
+  pipeline): the same audio; the whole VOD at ``OVERVIEW_HEIGHT`` (160p) as ``fetch_overview_video``
+  asks for it; the first ranking's candidate windows (``vision_candidates`` of them, each widened by
+  ``snap_max_s`` + 1 s as the pipeline does) at ``ANALYSIS_HEIGHT`` (360p) as
+  ``fetch_analysis_video`` asks for them; and the clips' render sections at ``SECTION_HEIGHT`` ±
+  ``SECTION_MARGIN_S`` as ``fetch_render_sections`` asks for them. The worker's functions resolve a
+  Twitch VOD id first, which a bare HLS folder has not, so the bench calls ``fetch_sections`` with
+  their heights, margins and file names.
+
+Produces a JSON-ready dict (bytes served, seconds, segments per rendition, and the whole-VOD ratios
+of bytes and time) and :func:`format_ingest_report`'s side-by-side table. The HLS files are read
+once before measuring, so no step pays for a cold disk cache.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from typing import Any, TextIO
 from detector.bench.ingest_vod import AUDIO_RENDITION, HlsVodSpec, cached_hls_vod
 from detector.errors import ConfigError
 from detector.ffmpeg import run_ffmpeg
+from detector.ingest import ANALYSIS_HEIGHT, OVERVIEW_HEIGHT, SECTION_HEIGHT, SECTION_MARGIN_S
+from detector.params import Settings
 from detector.sources.twitch.fetch import ensure_free, fetch_audio, fetch_sections, with_retries
 from detector.sources.twitch.hls_server import HlsServer, folder_sizes
 from detector.sources.twitch.ytdlp_session import FetchOptions, YtdlpSession
@@ -38,6 +50,9 @@ log = logging.getLogger(__name__)
 SEED = 7
 DEFAULT_MARGIN_S = float(inspect.signature(fetch_sections).parameters["margin_s"].default)
 """The margin ``fetch_sections`` adds on each side of a window unless told otherwise (the product's default)."""
+CANDIDATE_S = 37.0
+"""Length of a first-ranking candidate span; widened by ``snap_max_s`` + 1 s on each side it makes the
+~45 s analysis windows a hybrid job fetches at 360p."""
 
 
 def whole_format(height: int) -> str:
@@ -103,6 +118,14 @@ def _warm(root: Path) -> None:
                 pass
 
 
+def analysis_windows(duration_s: float, count: int, candidate_s: float, pad_s: float,
+                     seed: int = SEED) -> list[tuple[float, float]]:
+    """``count`` candidate spans of ``candidate_s`` s, each widened by ``pad_s`` on both sides as the
+    pipeline widens them before ``video_for`` (so each window is ``candidate_s + 2 * pad_s`` long)."""
+    spans = clip_windows(duration_s, count, candidate_s, pad_s, seed + 1)
+    return [(round(a - pad_s, 2), round(b + pad_s, 2)) for a, b in spans]
+
+
 def _measure(server: HlsServer, step: Callable[[], Sequence[Path]]) -> dict[str, Any]:
     server.reset()
     started = time.perf_counter()
@@ -114,20 +137,35 @@ def _measure(server: HlsServer, step: Callable[[], Sequence[Path]]) -> dict[str,
             "output_bytes": sum(f.stat().st_size for f in files)}
 
 
-def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    def merge(x: dict[str, int], y: dict[str, int]) -> dict[str, int]:
-        return {k: x.get(k, 0) + y.get(k, 0) for k in sorted({*x, *y})}
+def _sum(*rows: dict[str, Any]) -> dict[str, Any]:
+    def merge(key: str) -> dict[str, int]:
+        names = sorted({k for row in rows for k in row[key]})
+        return {k: sum(row[key].get(k, 0) for row in rows) for k in names}
 
-    return {"bytes": a["bytes"] + b["bytes"], "seconds": round(a["seconds"] + b["seconds"], 3),
-            "segments": merge(a["segments"], b["segments"]),
-            "bytes_by_rendition": merge(a["bytes_by_rendition"], b["bytes_by_rendition"]),
-            "requests": a["requests"] + b["requests"], "output_bytes": a["output_bytes"] + b["output_bytes"]}
+    return {"bytes": sum(r["bytes"] for r in rows), "seconds": round(sum(r["seconds"] for r in rows), 3),
+            "segments": merge("segments"), "bytes_by_rendition": merge("bytes_by_rendition"),
+            "requests": sum(r["requests"] for r in rows), "output_bytes": sum(r["output_bytes"] for r in rows)}
+
+
+def _ratios(whole: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+    return {"bytes": whole["bytes"] / other["bytes"] if other["bytes"] else None,
+            "time": whole["seconds"] / other["seconds"] if other["seconds"] else None}
+
+
+def _empty(folder: Path) -> None:
+    for file in folder.iterdir():
+        if file.is_file():
+            file.unlink()
 
 
 def run_ingest_bench(minutes: float = 60.0, clips: int = 10, out: TextIO | None = None, *, clip_s: float = 30.0,
                      spec: HlsVodSpec | None = None, cache: Path | None = None, work: Path | None = None,
-                     options: FetchOptions | None = None, seed: int = SEED) -> dict[str, Any]:
-    """Measure both approaches on one synthetic VOD; progress lines go to ``out`` (when given)."""
+                     options: FetchOptions | None = None, seed: int = SEED, candidates: int | None = None,
+                     candidate_s: float = CANDIDATE_S) -> dict[str, Any]:
+    """Measure the three ways on one synthetic VOD; progress lines go to ``out`` (when given).
+
+    ``candidates`` is the number of analysis windows of the hybrid job (default: what the pipeline
+    asks for with the default settings, ``max(vision_candidates, top_k)``)."""
     def say(message: str) -> None:
         if out is not None:
             out.write(f"bench ingest: {message}\n")
@@ -135,33 +173,56 @@ def run_ingest_bench(minutes: float = 60.0, clips: int = 10, out: TextIO | None 
 
     spec = spec or HlsVodSpec()
     options = options or FetchOptions()
+    settings = Settings()
+    count = candidates if candidates is not None else max(int(settings["vision_candidates"]), int(settings["top_k"]))
+    pad_s = float(settings["snap_max_s"]) + 1.0
     vod = cached_hls_vod(minutes, spec, cache=cache, say=say)
     windows = clip_windows(vod.duration_s, clips, clip_s, DEFAULT_MARGIN_S, seed)
+    looks = analysis_windows(vod.duration_s, count, candidate_s, pad_s, seed) if count > 0 else []
     _warm(vod.root)
     with HlsServer(vod.root) as server, tempfile.TemporaryDirectory(prefix="ingest-bench-", dir=work) as tmp_name:
         tmp, url = Path(tmp_name), server.url("master.m3u8")
         say(f"whole VOD: downloading every segment of {spec.video_rendition} from {url} ...")
         whole = _measure(server, lambda: [download_whole(url, tmp / "whole", height=spec.height, options=options)])
-        for file in (tmp / "whole").iterdir():
-            file.unlink()
+        _empty(tmp / "whole")
         say("audio + sections: fetch_audio ...")
         audio = _measure(server, lambda: [fetch_audio(url, tmp / "parts", options=options).path])
         say(f"audio + sections: fetch_sections for {len(windows)} windows of {clip_s:g} s ...")
         sections = _measure(server, lambda: [s.path for s in fetch_sections(
             url, tmp / "parts", windows, height=spec.height, options=options)])
-    ours = _sum(audio, sections)
+        _empty(tmp / "parts")
+        hybrid_dir = tmp / "hybrid"
+        say(f"hybrid job: the overview, the whole VOD at {OVERVIEW_HEIGHT}p ...")
+        overview = _measure(server, lambda: [s.path for s in fetch_sections(
+            url, hybrid_dir, [(0.0, vod.duration_s)], height=OVERVIEW_HEIGHT, margin_s=0.0, name="overview",
+            options=options)])
+        say(f"hybrid job: the analysis video, {len(looks)} windows of {candidate_s + 2 * pad_s:g} s "
+            f"at {ANALYSIS_HEIGHT}p ...")
+        analysis = _measure(server, lambda: [s.path for s in fetch_sections(
+            url, hybrid_dir, looks, height=ANALYSIS_HEIGHT, margin_s=0.0, name="analysis",
+            options=options)] if looks else [])
+        say(f"hybrid job: the render sections of {len(windows)} clips at ≤{SECTION_HEIGHT}p ...")
+        render = _measure(server, lambda: [s.path for s in fetch_sections(
+            url, hybrid_dir, windows, height=SECTION_HEIGHT, margin_s=SECTION_MARGIN_S, options=options)])
+    ours, hybrid = _sum(audio, sections), _sum(audio, overview, analysis, render)
     sizes = folder_sizes(vod.root)
     return {
         "vod": {"minutes": minutes, "duration_s": vod.duration_s, "root": str(vod.root), "reused": vod.reused,
                 "make_s": round(vod.make_s, 1), "width": spec.width, "height": spec.height, "fps": spec.fps,
                 "video_kbps": spec.video_kbps, "audio_kbps": spec.audio_kbps, "segment_s": spec.segment_s,
                 "video_rendition": spec.video_rendition, "audio_rendition": AUDIO_RENDITION,
+                "renditions": {spec.rendition(r): {"width": r.width, "height": r.height, "video_kbps": r.video_kbps}
+                               for r in spec.rungs},
                 "bytes_on_disk": sizes,
-                "segments": {r: len(list((vod.root / r).glob("*.ts"))) for r in (spec.video_rendition, AUDIO_RENDITION)}},
+                "segments": {r: len(list((vod.root / r).glob("*.ts"))) for r in spec.renditions}},
         "clips": clips, "clip_s": clip_s, "margin_s": DEFAULT_MARGIN_S, "windows": [list(w) for w in windows],
-        "rows": {"whole": whole, "audio": audio, "sections": sections, "audio+sections": ours},
-        "ratios": {"bytes": whole["bytes"] / ours["bytes"] if ours["bytes"] else None,
-                   "time": whole["seconds"] / ours["seconds"] if ours["seconds"] else None},
+        "hybrid": {"overview_height": OVERVIEW_HEIGHT, "analysis_height": ANALYSIS_HEIGHT,
+                   "render_height": SECTION_HEIGHT, "render_margin_s": SECTION_MARGIN_S,
+                   "candidate_s": candidate_s, "pad_s": pad_s, "analysis_windows": [list(w) for w in looks]},
+        "rows": {"whole": whole, "audio": audio, "sections": sections, "audio+sections": ours,
+                 "overview": overview, "analysis": analysis, "render": render, "hybrid": hybrid},
+        "ratios": _ratios(whole, ours),
+        "hybrid_ratios": _ratios(whole, hybrid),
         "cpus": os.cpu_count(),
     }
 
@@ -173,31 +234,63 @@ def _size(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def _row_labels(report: dict[str, Any]) -> list[tuple[str | None, str]]:
+    vod, hyb = report["vod"], report["hybrid"]
+    top, audio, fps = vod["video_rendition"], vod["audio_rendition"], vod["fps"]
+    looks = hyb["analysis_windows"]
+    long = f"{hyb['candidate_s'] + 2 * hyb['pad_s']:g} s"
+    return [
+        ("whole", f"whole VOD ({top})"),
+        (None, "audio + sections:"),
+        ("audio", f"  audio ({audio})"),
+        ("sections", f"  sections ({len(report['windows'])} x {report['clip_s']:g} s, {top})"),
+        ("audio+sections", "  = audio + sections"),
+        (None, "hybrid job:"),
+        ("audio", f"  audio ({audio}, same step)"),
+        ("overview", f"  overview (whole, {hyb['overview_height']}p{fps})"),
+        ("analysis", f"  analysis ({len(looks)} x {long}, {hyb['analysis_height']}p{fps})"),
+        ("render", f"  render ({len(report['windows'])} clips, <={hyb['render_height']}p)"),
+        ("hybrid", "  = hybrid job"),
+    ]
+
+
 def format_ingest_report(report: dict[str, Any]) -> str:
     """The side-by-side table of :func:`run_ingest_bench`'s numbers."""
-    vod, rows = report["vod"], report["rows"]
-    video, audio = vod["video_rendition"], vod["audio_rendition"]
+    vod, rows, hyb = report["vod"], report["rows"], report["hybrid"]
+    names = [*vod["renditions"], vod["audio_rendition"]]
+    ladder = ", ".join(f"{n} {r['width']}x{r['height']} {r['video_kbps']}" for n, r in vod["renditions"].items())
     lines = [
-        (f"highlights bench ingest: {vod['minutes']:g}-min synthetic VOD over local HLS ({vod['segment_s']} s segments): "
-         f"{video} ({vod['width']}x{vod['height']} H.264 CBR {vod['video_kbps']} kbit/s + AAC {vod['audio_kbps']} "
-         f"kbit/s) and {audio}; {report['clips']} clips of {report['clip_s']:g} s, margin ± {report['margin_s']:g} s; "
-         f"{report['cpus']} CPUs"),
+        (f"highlights bench ingest: {vod['minutes']:g}-min synthetic VOD over local HLS ({vod['segment_s']} s "
+         f"segments): H.264 CBR {ladder} kbit/s, each + AAC {vod['audio_kbps']} kbit/s, and "
+         f"{vod['audio_rendition']}; {report['clips']} clips of {report['clip_s']:g} s (sections ± "
+         f"{report['margin_s']:g} s, render ± {hyb['render_margin_s']:g} s); analysis windows = candidates of "
+         f"{hyb['candidate_s']:g} s ± {hyb['pad_s']:g} s; {report['cpus']} CPUs"),
         "",
     ]
-    head = f"{'':<28} {'bytes served':>13} {'seconds':>9} {video + ' segs':>13} {audio + ' segs':>15} {'requests':>9}"
+    seg_cols = "".join(f" {n + ' segs':>{max(12, len(n) + 6)}}" for n in names)
+    head = f"{'':<36} {'bytes served':>13} {'of whole':>9} {'seconds':>9}{seg_cols} {'requests':>9}"
     lines += [head, "-" * len(head)]
-    labels = (("whole", f"whole VOD ({video})"), ("audio", f"  audio ({audio})"),
-              ("sections", f"  sections ({len(report['windows'])} windows)"), ("audio+sections", "audio + sections"))
-    for key, label in labels:
+    whole_bytes = rows["whole"]["bytes"] or 1
+    for key, label in _row_labels(report):
+        if key is None:
+            lines.append(label)
+            continue
         row = rows[key]
-        lines.append(f"{label:<28} {_size(row['bytes']):>13} {row['seconds']:>9.2f} "
-                     f"{row['segments'].get(video, 0):>13} {row['segments'].get(audio, 0):>15} {row['requests']:>9}")
-    ratios = report["ratios"]
+        segs = "".join(f" {row['segments'].get(n, 0):>{max(12, len(n) + 6)}}" for n in names)
+        share = f"{100.0 * row['bytes'] / whole_bytes:.1f}%"
+        lines.append(f"{label:<36} {_size(row['bytes']):>13} {share:>9} {row['seconds']:>9.2f}{segs} "
+                     f"{row['requests']:>9}")
     fmt = lambda r: "-" if r is None else f"{r:.2f}x"  # noqa: E731
-    lines += ["", f"whole VOD / (audio + sections): bytes {fmt(ratios['bytes'])}, time {fmt(ratios['time'])} "
-                  "(measured in this run)",
-              f"VOD on the server: {vod['segments'][video]} + {vod['segments'][audio]} segments, "
+    ours, hybrid = report["ratios"], report["hybrid_ratios"]
+    on_disk = " + ".join(str(vod["segments"][n]) for n in names)
+    lines += ["",
+              f"whole VOD / (audio + sections): bytes {fmt(ours['bytes'])}, time {fmt(ours['time'])} "
+              "(measured in this run)",
+              f"whole VOD / hybrid job:         bytes {fmt(hybrid['bytes'])}, time {fmt(hybrid['time'])} "
+              "(measured in this run)",
+              f"VOD on the server: {on_disk} segments ({', '.join(names)}), "
               f"{_size(sum(vod['bytes_on_disk'].values()))}; "
               + ("reused from the cache" if vod["reused"] else f"generated in {vod['make_s']:.1f} s"),
-              "seconds = download + local remux to .mp4/.m4a, one yt-dlp session per step, same options as the product"]
+              "seconds = download + local remux to .mp4/.m4a, one yt-dlp session per step, same options as the "
+              "product; the hybrid job's audio is the audio + sections step, counted in both"]
     return "\n".join(lines)
