@@ -4,12 +4,12 @@ Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``Twitch
 VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
 (TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
 spans. During detection, with the hybrid stages on, ``fetch_overview_video`` fetches the whole VOD at
-160p for the gameplay/talking segmenter and ``fetch_analysis_video`` the candidate windows' picture at
-360p for the vision model and exact cuts; after it, ``fetch_render_sections`` downloads only the stretches the clips to render
-cover (with margins) and ``SectionMap`` puts each clip on its section's own timeline. Once the job
-is done, ``discard_downloads`` removes the audio and sections (the chat replay is kept). Everything goes
-through ``detector.sources.twitch`` (GQL + usher resolver, yt-dlp), whose base URLs come from the
-environment, so tests and benches point it at a local double.
+160p for the gameplay/talking segmenter and ``fetch_analysis_video`` the candidate windows' picture
+at 360p for the vision model and exact cuts. After detection, ``fetch_render_sections`` downloads only
+the stretches the clips to render cover (with margins) and ``SectionMap`` puts each clip on its
+section's own timeline. Once the job is done, ``discard_downloads`` removes the audio and video (the
+chat replay is kept). Everything goes through ``detector.sources.twitch`` (GQL + usher resolver,
+yt-dlp), whose base URLs come from the environment, so tests and benches point it at a local double.
 
 A chat replay that cannot be had (Twitch asking for an integrity token, an outage) does not fail the
 job: it is detected from audio alone and the result says why. A VOD that is gone, subscriber-only or
