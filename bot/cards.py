@@ -20,6 +20,7 @@ import discord
 
 from bot.state import BotState, CardRef
 from bot.views.job_card import card_embed, card_view
+from bot.wakeup import pause
 from storage.clock import utcnow
 from storage.errors import JobNotFound, StorageError
 from storage.queue.port import JobQueue
@@ -100,13 +101,7 @@ class CardTracker:
                 log.warning("job cards: the database is not reachable (%s); trying again at the next poll", exc)
             except Exception:
                 log.exception("refreshing job cards failed; trying again at the next poll")
-            try:  # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel (stop()) that
-                # arrives as the event is set, and the loop would then never end
-                async with asyncio.timeout(self.config.card_poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await pause(self._wake, self.config.card_poll_s)
 
     async def refresh(self) -> None:
         """One pass over every tracked card: edit those whose job changed and whose interval passed."""

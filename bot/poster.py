@@ -28,6 +28,7 @@ from bot.state import BotState, JobPost
 from bot.views.clip_post import clip_embed, clip_id_of
 from bot.views.job_card import job_label
 from bot.views.votes import vote_view
+from bot.wakeup import pause
 from storage.clock import utcnow
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
@@ -97,13 +98,7 @@ class Poster:
                 log.warning("posting clips: the database is not reachable (%s); trying again later", exc)
             except Exception:
                 log.exception("posting clips failed; trying again at the next poll")
-            try:  # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel (stop()) that
-                # arrives as the event is set, and the loop would then never end
-                async with asyncio.timeout(self.config.post_poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await pause(self._wake, self.config.post_poll_s)
 
     async def run_once(self) -> int:
         """Post what is still unposted of recently succeeded jobs; the number of jobs completed."""
