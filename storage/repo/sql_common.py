@@ -17,6 +17,7 @@ from typing import Any, Generic
 from storage.clock import utcnow
 from storage.errors import RecordNotFound, StorageError
 from storage.records import Clip, Streamer, Subscription, Tuning, Vod, Vote
+from storage.repo.adaptations import SqlAdaptations
 from storage.repo.port import ClipDraft
 from storage.repo.sql_dialect import Dialect, RowLike, SqlDatabase, SqlReader, TxT, one
 
@@ -27,7 +28,7 @@ CLIP_SELECT = (
     "FROM clips c")
 
 
-class SqlRepository(ABC, Generic[TxT]):
+class SqlRepository(SqlAdaptations, ABC, Generic[TxT]):
     """The shared half of a ``Repository``; subclasses add the writes whose SQL differs."""
 
     dialect: Dialect
