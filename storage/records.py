@@ -32,6 +32,8 @@ class JobKind(enum.StrEnum):
     """Check a subscription for a new VOD: control queue, cheap."""
     CLEANUP = "cleanup"
     """Apply the artifact retention policy: control queue."""
+    ADAPT = "adapt"
+    """Refit a guild × streamer's chat ranker from its viewers' clips and votes: control queue (CPU)."""
 
 
 class Priority(enum.IntEnum):
