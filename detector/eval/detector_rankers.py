@@ -22,7 +22,7 @@ from detector.eval.dataset import Game
 from detector.eval.runner import Ranking
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.ranker.adapt import AdaptOptions, adapt
+from detector.ranker.adapt import AdaptError, AdaptOptions, adapt
 from detector.ranker.fit import BASE_FEATURES, fit_default
 from detector.ranker.model import RankerModel
 from detector.ranker.training import LabelledSpan
@@ -84,13 +84,17 @@ class AdaptedRankerCV:
         self.default = DefaultRankerCV(settings)
 
     def fit(self, games: Sequence[Game], chats: dict[str, ChatLog]) -> DetectorRanker:
-        base = self.default.base(games, chats)
-        return DetectorRanker(self.settings, ranker=adapt(base, spans_of(games, chats), options=self.options))
+        return self._adapted(self.default.base(games, chats), spans_of(games, chats))
 
     def fit_forward(self, history: Sequence[Game], others: Sequence[Game], chats: dict[str, ChatLog]) -> DetectorRanker:
         """Forward mode: the default refitted without the held-out game, adapted from the earlier games only."""
-        base = self.default.base(others, chats)
-        return DetectorRanker(self.settings, ranker=adapt(base, spans_of(history, chats), options=self.options))
+        return self._adapted(self.default.base(others, chats), spans_of(history, chats))
+
+    def _adapted(self, base: RankerModel, spans: list[LabelledSpan]) -> DetectorRanker:
+        try:
+            return DetectorRanker(self.settings, ranker=adapt(base, spans, options=self.options))
+        except AdaptError:  # too few labels to adapt from: the community gets the default, as in the product
+            return DetectorRanker(self.settings, ranker=base)
 
 
 class LearnedLexiconRanker:
