@@ -177,16 +177,22 @@ class SubscriptionScheduler:
         try:
             if await self.enqueue_poll(subscription_id) is None:
                 await self.sync()
+        except asyncio.CancelledError:  # shutting down mid-tick: the poll job's dedupe makes a redo safe
+            return
         except Exception as exc:
             log.warning("subscription %d: enqueueing its poll failed: %s", subscription_id, exc)
 
     async def _sync_tick(self) -> None:
         try:
             await self.sync()
+        except asyncio.CancelledError:  # shutting down mid-tick (a later start syncs again)
+            return
         except Exception as exc:
             log.warning("reading the subscriptions failed: %s", exc)
         try:
             await refresh_due(self.repo, self.queue, self.options.refresh)
+        except asyncio.CancelledError:  # the scheduler is shutting down: the next start checks again
+            return
         except Exception as exc:
             log.warning("queueing adaptation refreshes failed: %s", exc)
 

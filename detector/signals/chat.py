@@ -34,7 +34,7 @@ from collections import Counter
 import numpy as np
 
 from detector.ranker.features import window_features
-from detector.ranker.messages import message_table
+from detector.ranker.messages import MessageTable, message_table
 from detector.ranker.model import RankerModel, default_model
 from detector.records import ChatLog, ChatMessage, SignalTrack
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
@@ -57,7 +57,9 @@ class ChatSignal(Signal):
         chat = inputs.chat
         n_bins = max(int(math.ceil(max(inputs.duration_s, chat.duration_s) / HOP_S)) + 1, 1)
         scarce = too_little_chat(chat, settings)
-        counts = chat_counts(chat, n_bins, abort=ctx.abort)
+        model = inputs.ranker or default_model()
+        table = message_table(chat, lexicon=model.lexicon, abort=ctx.abort)
+        counts = chat_counts(table, n_bins)
         if inputs.chat_lexicon is not None:
             counts["learned"] = learned_counts(chat, n_bins, inputs.chat_lexicon)
         smooth = max(int(round(settings["chat_smooth_s"] / HOP_S)), 1)
@@ -75,8 +77,6 @@ class ChatSignal(Signal):
         hand = {f: settings[f"w_chat_{f}"] for f in features}
         total = sum(hand.values())
         values = sum(hand[f] * features[f] for f in features) / total if total > 0 else features["hype"]
-        model = inputs.ranker or default_model()
-        table = message_table(chat, lexicon=model.lexicon, abort=ctx.abort)
         window = window_features(table, n_bins, HOP_S)
         features["ranker"] = model.z_score(window)
         return SignalTrack(
@@ -126,29 +126,18 @@ def learned_counts(chat: ChatLog, n_bins: int, lexicon: TokenWeights) -> np.ndar
     return np.bincount(bins, weights=scores, minlength=n_bins).astype(np.float32)
 
 
-def chat_counts(chat: ChatLog, n_bins: int, abort=None) -> dict[str, np.ndarray]:
-    """Per-bin counts of messages, reacting messages, emotes and distinct authors."""
-    msgs = chat.messages
-    offsets = np.fromiter((m.offset_s for m in msgs), dtype=np.float64, count=len(msgs))
-    bins = np.minimum((offsets / HOP_S).astype(np.int64), n_bins - 1)
-    reaction = np.zeros(len(msgs), dtype=np.float32)
-    emotes = np.zeros(len(msgs), dtype=np.float32)
-    for i, m in enumerate(msgs):
-        if abort is not None and i % 20000 == 0 and abort():
-            from detector.errors import Cancelled
-
-            raise Cancelled("Chat analysis was cancelled.")
-        is_reaction, _laugh, n_emotes, _caps = classify(m.text, m.emotes)
-        reaction[i] = 1.0 if is_reaction else 0.0
-        emotes[i] = min(n_emotes, 5)
+def chat_counts(table: MessageTable, n_bins: int) -> dict[str, np.ndarray]:
+    """Per-bin counts of messages, reacting messages, emotes and distinct authors (from the message table)."""
+    bins = np.minimum((table.offsets / HOP_S).astype(np.int64), n_bins - 1)
     counts = {
         "rate": np.bincount(bins, minlength=n_bins).astype(np.float32),
-        "hype": np.bincount(bins, weights=reaction, minlength=n_bins).astype(np.float32),
-        "emote": np.bincount(bins, weights=emotes, minlength=n_bins).astype(np.float32),
+        "hype": np.bincount(bins, weights=table.attrs["react"], minlength=n_bins).astype(np.float32),
+        "emote": np.bincount(bins, weights=table.attrs["emotes"], minlength=n_bins).astype(np.float32),
     }
-    if chat.has_authors:
-        pairs = {(int(b), m.author) for b, m in zip(bins, msgs) if m.author}
-        unique_bins = np.fromiter((b for b, _ in pairs), dtype=np.int64, count=len(pairs))
+    if table.authors_known:
+        known = table.authors >= 0
+        pairs = np.unique(bins[known] * (int(table.authors.max()) + 1) + table.authors[known])
+        unique_bins = pairs // (int(table.authors.max()) + 1)
         counts["unique"] = np.bincount(unique_bins, minlength=n_bins).astype(np.float32)
     return counts
 
