@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from detector.errors import Cancelled
-from detector.records import AbortCheck
-from detector.render.captions import Word
+from detector.records import AbortCheck, Word
 from detector.signals.transcript import DecodeOptions
 
 log = logging.getLogger(__name__)

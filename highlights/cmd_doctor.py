@@ -156,7 +156,7 @@ def _vision_reason(profile: str) -> str | None:
 
 
 def _segments_reason() -> str | None:
-    from detector.render.facecam import face_detection_unavailable
+    from detector.media.faces import face_detection_unavailable
 
     reason = face_detection_unavailable()
     return f"runs without face areas: {reason}" if reason else None

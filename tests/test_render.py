@@ -18,13 +18,14 @@ import pytest
 
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import run_ffmpeg
-from detector.records import Candidate, Explanation
+from detector.media.faces import detect_faces
+from detector.records import Candidate, Explanation, Word
 from detector.render.audio import measure_integrated
 from detector.render.cache import RenderCache
-from detector.render.captions import CaptionBox, Word
+from detector.render.captions import CaptionBox
 from detector.render.clip import render_clip
 from detector.render.errors import RenderError
-from detector.render.facecam import detect_faces, track_faces
+from detector.render.facecam import track_faces
 from detector.render.otio_out import cut_frames, read_edl_cuts, read_otio_cuts, write_edl_for, write_otio
 from detector.render.plan import ClipPlan, SourceRef
 from detector.render.planner import RenderOptions, plan_clip

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.render.captions import CaptionBox, Word, captions_ass, clip_words, filter_path, read_words
+from detector.records import Word
+from detector.render.captions import CaptionBox, captions_ass, clip_words, filter_path, read_words
 from detector.render.encode import ENCODER_CHOICES, choose_encoder, encoder_works, listed_encoders, target_video_kbps
 from detector.render.errors import CaptionsFormatError, RenderError
 from detector.render.facecam import FaceTrack, smooth_path

@@ -16,8 +16,7 @@ from detector.fusion.snap import (
     snap_boundaries,
 )
 from detector.params import Settings
-from detector.records import Candidate, Explanation, MediaInfo
-from detector.render.captions import Word
+from detector.records import Candidate, Explanation, MediaInfo, Word
 from detector.signals.scenes import exact_cuts
 from detector.sources.media import probe
 from detector.synthetic_cuts import CutVideo, Shot, make_cut_video

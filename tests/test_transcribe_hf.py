@@ -21,7 +21,7 @@ from detector.compute import select_backend
 from detector.models import dir_backend, hf_whisper_dir_problem, load_hf_whisper, plan_whisper
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.render.captions import Word
+from detector.records import Word
 from detector.signals.base import HOP_S, SignalContext, SignalInputs
 from detector.signals.transcript import DecodeOptions, TranscriptOptions, TranscriptSignal, decode_span
 from detector.sources.media import probe

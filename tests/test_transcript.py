@@ -27,7 +27,7 @@ from detector.export.json_out import read_json, write_json
 from detector.models import WHISPER_ENV, whisper_unavailable_reason
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.render.captions import Word
+from detector.records import Word
 from detector.signals.base import SignalContext, SignalInputs
 from detector.signals.transcript import (
     DecodeOptions,

@@ -14,7 +14,7 @@ carry a keyframe every 2 s, so a 4 h VOD is ~7 200 small decodes):
 - ``cuts`` — share of keyframe-to-keyframe changes within ±``CUT_WINDOW_S``/2 that are cuts (the
   grey histogram moved by more than ``CUT_HIST``), 0–1.
 - ``face`` — area of the largest face over the frame's area, 0–1 (OpenCV's bundled Haar cascade
-  via ``detector.render.facecam.detect_faces``) on one keyframe per ``FACE_EVERY_S`` and on both
+  via ``detector.media.faces.detect_faces``) on one keyframe per ``FACE_EVERY_S`` and on both
   sides of every scene switch; a 3-sample median drops single false finds. Faces under ~2 % of the
   frame are not seen at this size, on purpose: a corner facecam over gameplay is not "talking".
 
@@ -136,7 +136,7 @@ def video_features(media: MediaInfo, step_s: float, duration_s: float, *, abort:
     A keyframe's ``motion`` is the smaller of its differences to the previous and the next keyframe,
     so a single change (a scene switch) does not look like motion while steady movement does. Faces
     are looked for every ``FACE_EVERY_S`` and, after a scene switch, on both sides of it."""
-    from detector.render.facecam import detect_faces, face_detection_unavailable
+    from detector.media.faces import detect_faces, face_detection_unavailable
     from detector.sources.frames import keyframes
 
     no_faces = face_detection_unavailable()

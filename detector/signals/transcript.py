@@ -33,8 +33,7 @@ import numpy as np
 
 from detector.errors import Cancelled
 from detector.ffmpeg import run_ffmpeg
-from detector.records import AbortCheck, SignalTrack
-from detector.render.captions import Word
+from detector.records import AbortCheck, SignalTrack, Word
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.transcript_lexicon import FEATURES, Event, find_events
 from detector.spans import merge_spans
