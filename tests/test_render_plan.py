@@ -167,7 +167,7 @@ def test_spans_and_detect_json(tmp_path: Path):
 
 def test_cli_render_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     pytest.importorskip("cv2")
-    from detector.render.testmedia import make_render_source
+    from detector.synthetic.render_source import make_render_source
 
     src = make_render_source(tmp_path / "src", width=320, height=180, fps=25, seconds=8.0, cuts=(3.0,))
     doc = {"clips": [{"rank": 1, "start": 1.0, "end": 3.5, "peak": 2.0, "score": 5.0},
