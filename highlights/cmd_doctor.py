@@ -132,7 +132,7 @@ def _encoders() -> dict[str, Any]:
 
 
 def _signals(profile: str) -> dict[str, dict[str, Any]]:
-    from detector.signals.base import registry
+    from detector.signals.registry import registry
     from detector.signals.transcript import TranscriptOptions, TranscriptSignal
 
     out: dict[str, dict[str, Any]] = {}
