@@ -21,10 +21,10 @@ from typing import Any
 
 from detector.errors import ConfigError, DetectorError
 from detector.job_control import JobControl
-from detector.ranker.adapt import AdaptError, AdaptOptions, adapt
-from detector.ranker.labels import VotedSpan, from_viewer_clips, from_votes, merge_spans
-from detector.ranker.model import default_model
-from detector.ranker.training import LabelledSpan
+from detector.signals.ranker.adapt import AdaptError, AdaptOptions, adapt
+from detector.signals.ranker.labels import VotedSpan, from_viewer_clips, from_votes, merge_spans
+from detector.signals.ranker.model import default_model
+from detector.signals.ranker.training import LabelledSpan
 from storage.artifacts import ArtifactStore
 from storage.records import Job
 from storage.repo.port import Repository

@@ -82,7 +82,7 @@ class DetectJob:
         adaptation = await self._adaptation(job)
         req = request_from_payload(merge_tuning(job.payload, tuning), self.device)
         if adaptation is not None:
-            from detector.ranker.model import RankerModel
+            from detector.signals.ranker.model import RankerModel
 
             req.ranker = RankerModel.from_dict(adaptation.model, f"the adaptation (version {adaptation.version})")
         self.artifacts.ensure_free_space()

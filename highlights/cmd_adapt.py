@@ -1,7 +1,7 @@
 """``highlights adapt`` and ``highlights ranker-fit``: the chat ranker of one community, and the default.
 
 ``adapt`` fits a community's part of the ranker (a learned lexicon and a re-weighting of the default,
-``detector.ranker.adapt``) from the labels it has — labelled intervals (``--dataset DIR``), viewers'
+``detector.signals.ranker.adapt``) from the labels it has — labelled intervals (``--dataset DIR``), viewers'
 clips of VODs whose chat you have (``--chat FILE --viewer-clips FILE``, repeatable, from
 ``highlights twitch chat`` and ``highlights twitch-clips``) — and writes it to ``--out`` and/or stores
 it as the next adaptation version of a guild × streamer (``--storage --guild --streamer``), which that
@@ -10,7 +10,7 @@ streamer's newest VODs' viewer clips from Helix, and the guild's votes). ``--sho
 and ``--reset`` read and undo the stored history.
 
 ``ranker-fit`` refits the shipped default from a labelled dataset (scikit-learn, a dev extra) and
-prints its leave-one-game-out scores; the project ships the result as ``detector/ranker/default_model.json``.
+prints its leave-one-game-out scores; the project ships the result as ``detector/signals/ranker/default_model.json``.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 def fit_from_files(dataset: Path | None, chats: list[Path], clips: list[Path]):  # -> RankerModel
     from detector.eval.dataset import load_dataset
-    from detector.ranker.adapt import adapt
-    from detector.ranker.labels import from_viewer_clips
-    from detector.ranker.model import default_model
-    from detector.ranker.training import LabelledSpan
+    from detector.signals.ranker.adapt import adapt
+    from detector.signals.ranker.labels import from_viewer_clips
+    from detector.signals.ranker.model import default_model
+    from detector.signals.ranker.training import LabelledSpan
     from detector.sources.chat import load_chat
     from storage.twitch.viewer_clips import as_spans, load_viewer_clips
 
@@ -139,8 +139,8 @@ async def _manage(storage: Any, args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     from detector.eval.dataset import load_dataset
-    from detector.ranker.fit import fit_default, sign_problems
-    from detector.ranker.training import LabelledSpan
+    from detector.signals.ranker.fit import fit_default, sign_problems
+    from detector.signals.ranker.training import LabelledSpan
     from detector.sources.chat import load_chat
 
     games = load_dataset(args.dataset)

@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 from detector.errors import ConfigError
-from detector.hardware import PROFILES, WHISPER_SIZES
 from detector.hybrid import HybridOptions
+from detector.models.hardware import PROFILES, WHISPER_SIZES
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.ranker.model import RankerModel
+from detector.signals.ranker.model import RankerModel
 from detector.signals.chat_learned import TokenWeights
 from highlights.progress import TerminalProgress
 

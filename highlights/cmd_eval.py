@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from detector.eval.baselines import hype_token_baseline, message_rate_baseline
     from detector.eval.detector_rankers import OLD_DEFAULT, AdaptedRankerCV, DefaultRankerCV, DetectorRanker
     from detector.eval.runner import evaluate, evaluate_cv, evaluate_forward, format_report
-    from detector.ranker.model import RankerModel
+    from detector.signals.ranker.model import RankerModel
 
     if args.cv and args.forward:
         raise ConfigError("Choose --cv or --forward, not both.")

@@ -194,7 +194,7 @@ class Adaptation:
     streamer_id: int
     version: int
     model: dict[str, Any]
-    """The ranker model file's content (``detector.ranker.model``); empty: back to the shipped default."""
+    """The ranker model file's content (``detector.signals.ranker.model``); empty: back to the shipped default."""
     source: str
     """``viewer clips``, ``votes``, ``labelled intervals``, or ``rollback to version N`` / ``reset``."""
     labels_used: int

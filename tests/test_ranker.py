@@ -12,13 +12,13 @@ import pytest
 from detector.errors import ConfigError
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.ranker.adapt import AdaptError, AdaptOptions, adapt, map_logistic
-from detector.ranker.features import NAMES, window_features
-from detector.ranker.fit import BASE_FEATURES, fit_default, sign_problems
-from detector.ranker.labels import VotedSpan, from_viewer_clips, from_votes, merge_spans
-from detector.ranker.messages import message_table
-from detector.ranker.model import RankerModel, default_model
-from detector.ranker.training import LabelledSpan, build_samples, chat_features, overlap_mask
+from detector.signals.ranker.adapt import AdaptError, AdaptOptions, adapt, map_logistic
+from detector.signals.ranker.features import NAMES, window_features
+from detector.signals.ranker.fit import BASE_FEATURES, fit_default, sign_problems
+from detector.signals.ranker.labels import VotedSpan, from_viewer_clips, from_votes, merge_spans
+from detector.signals.ranker.messages import message_table
+from detector.signals.ranker.model import RankerModel, default_model
+from detector.signals.ranker.training import LabelledSpan, build_samples, chat_features, overlap_mask
 from detector.records import ChatLog, ChatMessage
 from tests.community_chat import community_chat
 
@@ -178,3 +178,10 @@ def test_fit_default_recovers_chat_sense(tmp_path: Path) -> None:
     assert model.names == BASE_FEATURES and not sign_problems(model)
     samples = build_samples(spans, 20.0, names=BASE_FEATURES)
     assert samples.x.shape == (len(samples.y), len(BASE_FEATURES)) and 0 < samples.y.mean() < 0.5
+
+
+def test_the_ranker_grid_is_the_signals_timebase() -> None:
+    from detector.signals.base import HOP_S
+    from detector.signals.ranker.features import GRID_S
+
+    assert GRID_S == HOP_S

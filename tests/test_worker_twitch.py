@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from detector.ffmpeg import run_ffmpeg
-from detector.synthetic import make_vod
+from detector.synthetic.vod import make_vod
 from detector.worker import Worker, WorkerOptions
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage

@@ -62,9 +62,9 @@ def run_chat_bench(path: Path, *, repeats: int = 3) -> tuple[int, list[ChatBench
     from detector.compute import select_backend
     from detector.params import Settings
     from detector.pipeline import DetectRequest, detect
-    from detector.ranker.features import window_features
-    from detector.ranker.messages import message_table
-    from detector.ranker.model import default_model
+    from detector.signals.ranker.features import window_features
+    from detector.signals.ranker.messages import message_table
+    from detector.signals.ranker.model import default_model
     from detector.signals.base import HOP_S, SignalContext, SignalInputs
     from detector.signals.chat import ChatSignal, chat_counts, excess_z
     from detector.sources.chat import load_chat

@@ -29,7 +29,7 @@ from storage.tuning import TuningOptions, VotedClip, effective, propose
 HOP_S = 0.5
 FEATURES = {"chat": ("rate", "hype", "emote", "unique", "ranker"), "audio": ("rms", "flux", "voice")}
 KINDS: dict[str, dict[str, float]] = {
-    # chat.ranker: the learned chat score, which reads hype chat most of all (detector.ranker)
+    # chat.ranker: the learned chat score, which reads hype chat most of all (detector.signals.ranker)
     "loud": {"audio.rms": 5.0, "audio.flux": 3.0, "chat.rate": 2.0, "chat.emote": 3.0, "chat.ranker": 1.5},
     "hype": {"chat.hype": 6.0, "chat.rate": 2.0, "chat.unique": 1.0, "chat.ranker": 9.0},
     "emote": {"chat.emote": 5.0, "chat.rate": 3.0, "audio.rms": 1.5, "chat.ranker": 1.5},

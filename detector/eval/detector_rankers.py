@@ -22,10 +22,10 @@ from detector.eval.dataset import Game
 from detector.eval.runner import Ranking
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.ranker.adapt import AdaptError, AdaptOptions, adapt
-from detector.ranker.fit import BASE_FEATURES, fit_default
-from detector.ranker.model import RankerModel
-from detector.ranker.training import LabelledSpan
+from detector.signals.ranker.adapt import AdaptError, AdaptOptions, adapt
+from detector.signals.ranker.fit import BASE_FEATURES, fit_default
+from detector.signals.ranker.model import RankerModel
+from detector.signals.ranker.training import LabelledSpan
 from detector.records import ChatLog
 from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 

@@ -9,7 +9,7 @@ shifts it back by the reaction lag). Features, each smoothed with a box 1-D conv
 - ``emote``: emote tokens per second;
 - ``unique``: distinct chatters per bin (only when the log names authors);
 - ``learned``: the summed scores of a learned lexicon (``chat_learned``), when one is given;
-- ``ranker``: the learned window ranker's score (``detector.ranker``: a logistic regression over
+- ``ranker``: the learned window ranker's score (``detector.signals.ranker``: a logistic regression over
   scale-free window features — rate over the VOD's baseline, reaction share, capitals, message
   length, …), as a robust z-score over the VOD. The shipped default model, or a community's adapted
   one (``SignalInputs.ranker``). With the default weights it is the whole chat score; the other
@@ -33,9 +33,9 @@ from collections import Counter
 
 import numpy as np
 
-from detector.ranker.features import window_features
-from detector.ranker.messages import MessageTable, message_table
-from detector.ranker.model import RankerModel, default_model
+from detector.signals.ranker.features import window_features
+from detector.signals.ranker.messages import MessageTable, message_table
+from detector.signals.ranker.model import RankerModel, default_model
 from detector.records import ChatLog, ChatMessage, SignalTrack
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.baseline import MAD_TO_SIGMA, rolling_median_mad

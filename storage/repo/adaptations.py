@@ -10,30 +10,22 @@ never rewritten. Appends take the same per-pair lock as tuning versions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import StorageError
 from storage.records import Adaptation
-from storage.repo.sql_dialect import Dialect, RowLike, SqlDatabase, TxT, one
+from storage.repo.sql_base import SqlBase
+from storage.repo.sql_dialect import RowLike, TxT, one
 
 MAX_MODEL_CHARS = 4_000_000
 """A model (coefficients plus a learned lexicon) larger than this is refused: something went wrong."""
 
 
-class SqlAdaptations:
-    """Mixin of ``SqlRepository`` (which provides what is declared here)."""
+class SqlAdaptations(SqlBase[TxT]):
+    """The adaptation queries of ``SqlRepository`` (the per-pair lock is ``SqlClips._lock_tunings``)."""
 
-    dialect: Dialect
-    _db: SqlDatabase[Any]
     if TYPE_CHECKING:
-        def _q(self, text: str) -> str: ...
-
-        def _now(self) -> Any: ...
-
-        def _missing(self, what: str) -> AbstractContextManager[None]: ...
-
-        async def _lock_tunings(self, tx: Any, guild_id: str, streamer_id: int) -> None: ...
+        async def _lock_tunings(self, tx: TxT, guild_id: str, streamer_id: int) -> None: ...
 
     def _adaptation(self, r: RowLike) -> Adaptation:
         model = self.dialect.json_value(r["model"])

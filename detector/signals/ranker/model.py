@@ -4,7 +4,7 @@ Consumes ``WindowFeatures``; produces a per-bin score. The model is a logistic r
 standardised features, ``logit = b + Σ β_f (x_f − μ_f) / σ_f``, stored as a small JSON file (no
 pickle) and evaluated with numpy alone, so the runtime install needs no learning library. The shipped
 default (``default_model.json`` beside this module) was fitted on generic chat features only (see
-``detector.ranker.fit``); a community's adaptation (``detector.ranker.adapt``) is the same file format
+``detector.signals.ranker.fit``); a community's adaptation (``detector.signals.ranker.adapt``) is the same file format
 with re-weighted coefficients, an optional learned lexicon and a note of what it learned from.
 
 For fusion the logit is turned into a robust z-score against the VOD's own distribution (median and
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from detector.errors import ConfigError
-from detector.ranker.features import FEATURES_VERSION, NAMES, WindowFeatures
+from detector.signals.ranker.features import FEATURES_VERSION, NAMES, WindowFeatures
 from detector.signals.baseline import MAD_TO_SIGMA
 from detector.signals.chat_learned import TokenWeights
 
@@ -145,6 +145,6 @@ def robust_standardise(x: np.ndarray, over: slice | None = None) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def default_model() -> RankerModel:
-    """The shipped default ranker (``detector/ranker/default_model.json``)."""
-    text = resources.files("detector.ranker").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
+    """The shipped default ranker (``detector/signals/ranker/default_model.json``)."""
+    text = resources.files("detector.signals.ranker").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
     return RankerModel.from_dict(json.loads(text), "The shipped ranker model")

@@ -1,7 +1,7 @@
 """Ranker stage, a community's labels → ``LabelledSpan``s to adapt from.
 
 Consumes whatever labels a community has, each with the chat log of its VOD, and produces the
-``LabelledSpan``s ``detector.ranker.adapt`` fits on:
+``LabelledSpan``s ``detector.signals.ranker.adapt`` fits on:
 
 - **viewers' clips** (Helix, ``storage.twitch.viewer_clips``): each clip's stretch of the VOD is a
   moment people wanted to keep (weak labels: people clip late and unevenly, but many clips in one
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from detector.ranker.training import LabelledSpan
+from detector.signals.ranker.training import LabelledSpan
 from detector.records import ChatLog
 
 MAX_CLIP_S = 90.0

@@ -27,10 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.ranker.messages import MessageTable
+from detector.signals.ranker.messages import MessageTable
 from detector.signals.baseline import rolling_median_mad
 
 FEATURES_VERSION = 1
+GRID_S = 0.5
+"""The bins features are trained and read on: the signals' common timebase (``detector.signals.base.HOP_S``,
+which this package must not import: the base imports the ranker's model type; a test checks they agree)."""
 WINDOWS = {"wide": (-15.0, 30.0), "now": (-5.0, 10.0), "before": (-45.0, -10.0), "rate": (-7.5, 7.5)}
 """Window name → (start, end) in seconds of chat time relative to the bin."""
 BASELINE_S = 600.0

@@ -1,7 +1,7 @@
 """Ranker stage, community adaptation: one community's labelled moments → its own ranker.
 
 Consumes the base ranker (the shipped default) and ``LabelledSpan``s of one community (its viewers'
-clips, the clips its members voted up or down, or labelled intervals — see ``detector.ranker.labels``);
+clips, the clips its members voted up or down, or labelled intervals — see ``detector.signals.ranker.labels``);
 produces an adapted ``RankerModel``: the same file format with
 
 - a learned lexicon (``detector.signals.chat_learned``): the smoothed log-odds of each token inside
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.errors import ConfigError
-from detector.ranker.model import RankerModel
-from detector.ranker.training import LabelledSpan, build_samples
+from detector.signals.ranker.model import RankerModel
+from detector.signals.ranker.training import LabelledSpan, build_samples
 from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 
 EXTRA: tuple[str, ...] = ("learned_wide", "laugh_wide", "emote_wide", "question_wide", "exclaim_wide",

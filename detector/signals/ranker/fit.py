@@ -21,9 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from detector.errors import ConfigError
-from detector.ranker.features import NAMES
-from detector.ranker.model import RankerModel
-from detector.ranker.training import LabelledSpan, Samples, build_samples
+from detector.signals.ranker.features import NAMES
+from detector.signals.ranker.model import RankerModel
+from detector.signals.ranker.training import LabelledSpan, Samples, build_samples
 
 BASE_FEATURES: tuple[str, ...] = ("rate_now", "react_wide", "react_now", "caps_wide", "length_wide")
 EXPECTED_SIGN = {"rate_wide": 1, "rate_now": 1, "react_wide": 1, "react_now": 1, "caps_wide": 1, "length_wide": -1,

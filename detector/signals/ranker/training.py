@@ -2,7 +2,7 @@
 
 Consumes ``LabelledSpan``s — a chat log, the stretch of the VOD that was labelled and the labelled
 moments inside it (intervals on the VOD timeline: a dataset's highlight intervals, viewers' clips,
-clips members voted up) — and produces ``Samples``: the window features (``detector.ranker.features``)
+clips members voted up) — and produces ``Samples``: the window features (``detector.signals.ranker.features``)
 read at VOD times every ``step_s`` seconds of each span, at chat time ``t + lag``, with the target
 *a clip centred at t would hit a moment* (the 20 s window around t overlaps one: the project's hit
 rule), and the span each row came from (for leave-one-out). Spans may also carry moments known to be
@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detector.ranker.features import NAMES, WindowFeatures, window_features
-from detector.ranker.messages import message_table
+from detector.signals.ranker.features import GRID_S, NAMES, WindowFeatures, window_features
+from detector.signals.ranker.messages import message_table
 from detector.records import ChatLog
-from detector.signals.base import HOP_S
 from detector.signals.chat_learned import TokenWeights
 
 HIT_HALF_S = 10.0
@@ -55,7 +54,7 @@ class Samples:
     keys: tuple[str, ...]
 
 
-def chat_features(chat: ChatLog, lexicon: TokenWeights | None = None, hop_s: float = HOP_S) -> WindowFeatures:
+def chat_features(chat: ChatLog, lexicon: TokenWeights | None = None, hop_s: float = GRID_S) -> WindowFeatures:
     """The window features of a whole chat log (what the chat signal computes)."""
     n_bins = int(np.ceil(chat.duration_s / hop_s)) + 1
     return window_features(message_table(chat, lexicon=lexicon), n_bins, hop_s)
