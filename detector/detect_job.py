@@ -7,8 +7,8 @@ naming only a Twitch VOD has its audio and chat replay fetched first and its cli
 downloaded sections (``detector.ingest``); the downloads are removed once the job is done. The
 current vote tuning of the job's guild × streamer is read as it starts and applied under the job's
 own settings, and its current adapted chat ranker (``highlights adapt``, the weekly ADAPT job), if
-any, replaces the default ranker; the result says which (``adaptation``). Heavy steps run in threads through ``JobControl.supervise`` so the worker's event loop
-keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
+any, replaces the default ranker; the result says which (``adaptation``). Heavy steps run in threads
+through ``JobControl.supervise`` so the worker's event loop keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from detector.fusion.lag import LagEstimate, estimate_chat_lag
 from detector.fusion.score import align, fuse
 from detector.hybrid import HybridOptions, run_segments, run_vision, snap, with_segments
 from detector.params import Settings
-from detector.signals.ranker.model import RankerModel
 from detector.records import (
     AbortCheck,
     Candidate,
@@ -51,6 +50,7 @@ from detector.records import (
 )
 from detector.signals.base import HOP_S, SignalContext, SignalInputs
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.model import RankerModel
 from detector.signals.registry import registry
 from detector.signals.transcript import TranscriptOptions, TranscriptSignal, quote_for
 from detector.signals.vision import vision_meta, with_vision

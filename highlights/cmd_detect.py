@@ -13,8 +13,8 @@ from detector.hybrid import HybridOptions
 from detector.models.hardware import PROFILES, WHISPER_SIZES
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.signals.ranker.model import RankerModel
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.model import RankerModel
 from highlights.progress import TerminalProgress
 
 

@@ -13,7 +13,6 @@ too thin get "too little chat" rather than clips.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from detector.errors import ConfigError

@@ -36,7 +36,8 @@ PARAMS: tuple[Param, ...] = (
     Param("chat_lag_min_s", 5.0, 0.0, 60.0, "s", "smallest chat reaction lag the estimator may choose"),
     Param("chat_lag_max_s", 40.0, 0.0, 120.0, "s", "largest chat reaction lag the estimator may choose"),
     Param("chat_lag_min_corr", 0.15, 0.0, 1.0, "corr", "chat/audio correlation needed to trust an estimated lag over the prior"),
-    Param("chat_min_messages", 100, 0, 100000, "messages", "fewer chat messages than this: too little chat to rank moments by", integer=True),
+    Param("chat_min_messages", 100, 0, 100000, "messages", "fewer chat messages than this: too little chat to rank by",
+          integer=True),
     Param("chat_min_per_min", 1.0, 0.0, 60.0, "msg/min", "fewer chat messages a minute (over the log's span) than this: too little chat"),
     # --- audio signal ------------------------------------------------------------------------
     Param("audio_frame_s", 0.05, 0.01, 0.5, "s", "analysis frame for RMS loudness and spectra"),

@@ -4,15 +4,15 @@
 each moment (VOD time ``t``) the crowd reacts ``lag_s`` later for a few seconds — short, shouted,
 with the hand lexicon's reactions and the community's own word (``token``, e.g. a channel emote no
 hand lexicon knows). ``decoys`` are bursts that look like hype to any generic ranker (short,
-shouted, hand-lexicon words) but are no moment this community clips: a raid arriving. ``gql_nodes`` turns a log into Twitch GQL comment nodes.
+shouted, hand-lexicon words) but are no moment this community clips: a raid arriving. ``gql_nodes`` turns a log into Twitch GQL
+comment nodes.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
-
-import zlib
 
 import numpy as np
 

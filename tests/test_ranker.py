@@ -12,6 +12,7 @@ import pytest
 from detector.errors import ConfigError
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
+from detector.records import ChatLog, ChatMessage
 from detector.signals.ranker.adapt import AdaptError, AdaptOptions, adapt, map_logistic
 from detector.signals.ranker.features import NAMES, window_features
 from detector.signals.ranker.fit import BASE_FEATURES, fit_default, sign_problems
@@ -19,7 +20,6 @@ from detector.signals.ranker.labels import VotedSpan, from_viewer_clips, from_vo
 from detector.signals.ranker.messages import message_table
 from detector.signals.ranker.model import RankerModel, default_model
 from detector.signals.ranker.training import LabelledSpan, build_samples, chat_features, overlap_mask
-from detector.records import ChatLog, ChatMessage
 from tests.community_chat import community_chat
 
 LENGTH = 1800.0

@@ -40,7 +40,7 @@ def make_chat_file(path: Path, *, hours: float = 4.0, messages: int = 100_000, s
     burst = (rng.choice(centres, int(messages * 0.15)) + rng.exponential(6.0, int(messages * 0.15)))
     offsets = np.sort(np.clip(np.concatenate([base, burst]), 0, length))
     with path.open("w", encoding="utf-8") as f:
-        for i, t in enumerate(offsets):
+        for t in offsets:
             words = rng.choice(WORDS, size=int(rng.integers(1, 5)))
             text = " ".join(str(w) for w in words)
             f.write(json.dumps({"offset": round(float(t), 3), "message": text, "author": f"user{int(rng.integers(0, 5000))}"})
@@ -62,11 +62,11 @@ def run_chat_bench(path: Path, *, repeats: int = 3) -> tuple[int, list[ChatBench
     from detector.compute import select_backend
     from detector.params import Settings
     from detector.pipeline import DetectRequest, detect
+    from detector.signals.base import HOP_S, SignalContext, SignalInputs
+    from detector.signals.chat import ChatSignal, chat_counts, excess_z
     from detector.signals.ranker.features import window_features
     from detector.signals.ranker.messages import message_table
     from detector.signals.ranker.model import default_model
-    from detector.signals.base import HOP_S, SignalContext, SignalInputs
-    from detector.signals.chat import ChatSignal, chat_counts, excess_z
     from detector.sources.chat import load_chat
 
     chat = load_chat(path)

@@ -22,12 +22,12 @@ from detector.eval.dataset import Game
 from detector.eval.runner import Ranking
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
+from detector.records import ChatLog
+from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 from detector.signals.ranker.adapt import AdaptError, AdaptOptions, adapt
 from detector.signals.ranker.fit import BASE_FEATURES, fit_default
 from detector.signals.ranker.model import RankerModel
 from detector.signals.ranker.training import LabelledSpan
-from detector.records import ChatLog
-from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 
 OLD_DEFAULT = {"w_chat_ranker": 0.0, "w_chat_hype": 1.0, "w_chat_unique": 0.3, "threshold": 1.0, "pre_roll_s": 10.0,
                "post_roll_s": 8.0, "pre_max_s": 45.0, "post_max_s": 45.0, "max_len_s": 45.0}

@@ -33,14 +33,14 @@ from collections import Counter
 
 import numpy as np
 
-from detector.signals.ranker.features import window_features
-from detector.signals.ranker.messages import MessageTable, message_table
-from detector.signals.ranker.model import RankerModel, default_model
 from detector.records import ChatLog, ChatMessage, SignalTrack
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.baseline import MAD_TO_SIGMA, rolling_median_mad
 from detector.signals.chat_learned import TokenWeights
 from detector.signals.chat_lexicon import EMOTES, REACTIONS, classify, tokens
+from detector.signals.ranker.features import window_features
+from detector.signals.ranker.messages import MessageTable, message_table
+from detector.signals.ranker.model import RankerModel, default_model
 
 FEATURES = ("rate", "hype", "emote", "unique", "learned", "ranker")
 Z_FLOOR = -3.0
@@ -100,7 +100,8 @@ def too_little_chat(chat: ChatLog, settings) -> str | None:
 
 def ranker_meta(model: RankerModel) -> dict[str, object]:
     """What the result says about the ranker used."""
-    meta = {k: model.meta[k] for k in ("kind", "source", "labels", "vods", "version", "summary") if k in model.meta}
+    meta: dict[str, object] = {k: model.meta[k] for k in ("kind", "source", "labels", "vods", "version", "summary")
+                               if k in model.meta}
     return {**meta, "features": list(model.names), "lexicon_tokens": len(model.lexicon.weights) if model.lexicon else 0}
 
 

@@ -50,7 +50,7 @@ _TOKEN = re.compile(r"[\w:]+|[^\w\s]", re.UNICODE)
 _PHRASES = ("clip it", "clip that", "let's go", "lets go", "oh my god", "no way", "what the")
 _PUNCT_BURST = re.compile(r"\?{2,}|!{2,}|\?!|!\?")
 _PREFIX_AT_TOKEN = re.compile(r"(?<![\w:])(?:" + "|".join(map(re.escape, PREFIXES)) + ")")
-"""A token starting with one of ``PREFIXES`` (tokens are runs of ``[\w:]``), found in one C-level scan."""
+r"""A token starting with one of ``PREFIXES`` (tokens are runs of ``[\w:]``), found in one C-level scan."""
 _PHRASE = re.compile("|".join(map(re.escape, _PHRASES)))
 _LAUGH_RUN = re.compile(r"(?:ha){3,}|(?:he){3,}|a?jaja(?:ja)+|x+d+\b|k{4,}", re.IGNORECASE)
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.errors import ConfigError
+from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 from detector.signals.ranker.model import RankerModel
 from detector.signals.ranker.training import LabelledSpan, build_samples
-from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
 
 EXTRA: tuple[str, ...] = ("learned_wide", "laugh_wide", "emote_wide", "question_wide", "exclaim_wide",
                           "repeat_wide", "new_wide", "rate_wide", "rise", "burst")

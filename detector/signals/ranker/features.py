@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.signals.ranker.messages import MessageTable
 from detector.signals.baseline import rolling_median_mad
+from detector.signals.ranker.messages import MessageTable
 
 FEATURES_VERSION = 1
 GRID_S = 0.5

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from detector.signals.ranker.training import LabelledSpan
 from detector.records import ChatLog
+from detector.signals.ranker.training import LabelledSpan
 
 MAX_CLIP_S = 90.0
 """A viewer clip longer than this is cut to its last ``MAX_CLIP_S`` seconds (clips end near the moment)."""

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from detector.errors import ConfigError
-from detector.signals.ranker.features import FEATURES_VERSION, NAMES, WindowFeatures
 from detector.signals.baseline import MAD_TO_SIGMA
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.features import FEATURES_VERSION, NAMES, WindowFeatures
 
 FORMAT = "highlights-ranker/1"
 DEFAULT_FILE = "default_model.json"
@@ -117,7 +117,8 @@ class RankerModel:
                     isinstance(k, str) and isinstance(v, int | float) and math.isfinite(v) for k, v in weights.items()):
                 raise ConfigError(f"{where}: lexicon.weights must map tokens to finite numbers.")
             lexicon = TokenWeights({k: float(v) for k, v in weights.items()}, float(raw_lex.get("lag_s", lag)))
-        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        raw_meta = data.get("meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         return cls(tuple(names), np.asarray(mean, float), np.asarray(scale, float), np.asarray(coef, float),
                    float(intercept), float(lag), lexicon, dict(meta))
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detector.signals.ranker.features import GRID_S, NAMES, WindowFeatures, window_features
-from detector.signals.ranker.messages import message_table
 from detector.records import ChatLog
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.features import GRID_S, NAMES, WindowFeatures, window_features
+from detector.signals.ranker.messages import message_table
 
 HIT_HALF_S = 10.0
 """A clip centred at t hits a moment when ``[t − 10, t + 10)`` overlaps it (the eval's 20 s window)."""
