@@ -112,6 +112,12 @@ def test_each_client_id_has_its_own_variable(twitch: TwitchDouble) -> None:
         (WEB_CLIENT_ID, ANDROID_CLIENT_ID, None)
     with pytest.raises(ConfigError, match="HIGHLIGHTS_TWITCH_CLIENT_ID_CHAT"):
         TwitchEndpoints.from_env({"HIGHLIGHTS_TWITCH_CLIENT_ID_CHAT": "no spaces allowed"})
+    from detector.sources.twitch import endpoints as worker
+    from storage.twitch import vod_access as bot  # the bot's check reads the same variables (storage cannot import us)
+
+    assert (bot.GQL_URL_ENV, bot.USHER_URL_ENV, bot.PLAYBACK_CLIENT_ID_ENV, bot.OAUTH_TOKEN_ENV, bot.WEB_CLIENT_ID) == \
+        (worker.GQL_URL_ENV, worker.USHER_URL_ENV, worker.PLAYBACK_CLIENT_ID_ENV, worker.OAUTH_TOKEN_ENV,
+         worker.WEB_CLIENT_ID)
 
 
 def test_metadata_of_a_finished_vod(twitch: TwitchDouble) -> None:

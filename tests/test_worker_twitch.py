@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from detector.sources.twitch.endpoints import WEB_CLIENT_ID
+from detector.sources.twitch.playlist import parse_media_playlist
 from detector.worker import Worker, WorkerOptions
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage
 from storage.records import JobKind, JobRequest, JobStatus
 from storage.url import sqlite_url
-from detector.sources.twitch.endpoints import WEB_CLIENT_ID
-from detector.sources.twitch.playlist import parse_media_playlist
 from tests.twitch_double import TwitchDouble
 from tests.twitch_vods import DELETED, MUTED, NORMAL, SUB_ONLY, FakeVod, build_hls_vod, make_comments
 
