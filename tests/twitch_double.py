@@ -277,9 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
             srv.gql_requests.extend({**op, "_key": operation_key(op), "_client_id": client_id, "_auth": auth}
                                     for op in ops)
         if not client_id:
-            # Twitch refuses a request without a client id (400; streamlink/streamlink-twitch-gui issue #490).
-            self._json(400, {"error": "Bad Request", "status": 400,
-                             "message": 'The "Client-ID" header is missing from the request.'})
+            # No Client-ID: 400 "No client id specified" (Twitch's API as quoted in laurencee/Livestream.Monitor issue
+            # #21; that was Kraken, and GQL answering alike is an assumption: no GQL quote was found).
+            self._json(400, {"error": "Bad Request", "status": 400, "message": "No client id specified"})
             return
         user_id = None
         if auth.startswith("OAuth "):
@@ -361,9 +361,9 @@ class _Handler(BaseHTTPRequestHandler):
             grant, granted = {}, False
         vod = srv.catalogue.get(vod_id)
         if not granted:
-            # A token Twitch did not sign for this VOD (yt-dlp and TwitchDownloader pass sig/token through untouched).
+            # A token not signed for this VOD: 403 (the body's code is an assumption; no client quotes one).
             self._json(403, [{"error": "Unauthorized", "error_code": "unauthorized", "type": "error"}])
-        elif vod is None or vod.deleted:
+        elif vod is None or vod.deleted:  # unreachable for clients that ask GQL first; the body is an assumption
             self._json(404, [{"error": "transcode does not exist", "error_code": "vod_manifest_not_found",
                               "type": "error"}])
         elif vod.subscribers is not None and str(grant.get("user_id")) not in vod.subscribers:
