@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from detector.errors import ConfigError
-from detector.hardware import PROFILES, WHISPER_SIZES
 from detector.hybrid import HybridOptions
+from detector.models.hardware import PROFILES, WHISPER_SIZES
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.signals.chat_learned import TokenWeights

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.ffmpeg import run_ffmpeg
-from detector.synthetic import make_vod
+from detector.synthetic.vod import make_vod
 
 NORMAL, RECORDING, MUTED, SUB_ONLY, DELETED, DVR_MUTED, MISSING = (
     "1000000001", "1000000002", "1000000003", "1000000004", "1000000005", "1000000006", "1000000009")
