@@ -45,6 +45,8 @@ CARD_EDIT_TRIES = 3
 """Refused edits of one card before it is left as it is."""
 RECOVER_SCAN = 50
 """Messages of the channel read to find a card sent just before a crash."""
+TELL_WITHIN_S = 14 * 60.0
+"""The requester can be told privately through the interaction while its 15-minute token lasts."""
 
 
 @dataclass
@@ -178,10 +180,11 @@ class CardTracker:
             await self._drop(key, live)
 
     def _settled(self, job: Job, post: Any) -> bool:
-        """Nothing will change on this card any more: the job ended, and a succeeded job's posting did too."""
+        """Nothing will change on this card any more: the job ended, and a succeeded job's posting did too
+        (a stopped post may resume after /setup, and its card then loses the warning)."""
         if job.status.active:
             return False
-        if job.status is not JobStatus.SUCCEEDED or post is None or post.done or post.stopped:
+        if job.status is not JobStatus.SUCCEEDED or post is None or post.done:
             return True
         finished = job.finished_at or utcnow()
         return finished < utcnow() - timedelta(seconds=self.config.post_max_age_s)  # the poster never posts it
@@ -253,8 +256,7 @@ class CardTracker:
         if job.status is not JobStatus.SUCCEEDED:  # a succeeded job's post keeps its own problem
             post = await self.state.post(job.id)
             await self.state.set_post(replace(post, problem=text))
-        young = time.time() - live.ref.created_at < self.config.webhook_edit_max_age_s
-        if live.followup is not None and young:
+        if live.followup is not None and time.time() - live.ref.created_at < TELL_WITHIN_S:
             try:
                 await live.followup.send(f"{text} /jobs shows how job #{job.id} goes.", ephemeral=True)
             except discord.HTTPException as told:
