@@ -29,7 +29,7 @@ Options: `top` (how many), `layout` (16:9 or 9:16), `captions`, `streamer` (whos
 Vote 👍/👎 under clips: after enough votes the detector is tuned to this server's taste for that streamer.
 `/tuning show streamer:<login>` shows what changed; admins can `/tuning reset` or `/tuning rollback`.
 Admins: `/autoclip add streamer:<login>` processes each new VOD automatically; `/setup` sets the clip
-channel, who may request, and per-user limits."""
+channel, who may request, and per-user limits, and checks what the bot may do in the clip channel."""
 
 
 def describe(settings: GuildSettings, *, per_hour: int, active: int) -> str:
