@@ -181,7 +181,7 @@ class DiscordDouble:
         return [r for r in self.requests[since:] if r.method == method and path_part in r.path
                 and (ok is None or (200 <= r.status < 300) == ok)]
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",
                        recheck_s: float = 0.05) -> Any:
         """The first true value of ``predicate`` (sync or async), checked after every request the double
         answers, and every ``recheck_s`` for conditions on the bot's own state (storage, files).

@@ -105,7 +105,7 @@ class BotHarness:
                                 "session_id": "session", "resume_gateway_url": "wss://gateway.invalid",
                                 "application": {"id": str(APP_ID), "flags": 0}})
         self.guild_create()
-        await asyncio.wait_for(self.bot.wait_until_ready(), 30.0)
+        await asyncio.wait_for(self.bot.wait_until_ready(), 60.0)
 
     async def restart(self, **overrides: Any) -> None:
         """Stop the bot once the interactions fed so far are handled, and start a new one on the same storage,
@@ -218,7 +218,7 @@ class BotHarness:
         return payload["token"]
 
     # -- waiting on the bot -----------------------------------------------------------------------------
-    async def answer(self, token: str, timeout: float = 30.0) -> str:
+    async def answer(self, token: str, timeout: float = 60.0) -> str:
         """The text the user finally sees for ``token`` (its original response, after any edit)."""
         def done() -> str | None:
             msg = self.double.original(token)
@@ -230,7 +230,7 @@ class BotHarness:
             return msg["content"] or None
         return str(await self.double.wait_for(done, timeout, f"the answer to {token}"))
 
-    async def ephemeral_followup(self, token: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def ephemeral_followup(self, token: str, timeout: float = 60.0) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             for r in self.double.requests:
                 if r.method == "POST" and r.path.endswith(f"/{token}") and r.body and r.body.get("flags") == 64:
@@ -238,7 +238,7 @@ class BotHarness:
             return None
         return await self.double.wait_for(found, timeout, f"an ephemeral follow-up of {token}")
 
-    async def idle(self, timeout: float = 30.0) -> None:
+    async def idle(self, timeout: float = 60.0) -> None:
         """Wait until the bot has handled every interaction fed so far (its handler tasks ended)."""
         mine = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not mine and t.get_name().startswith(HANDLERS)]

@@ -70,7 +70,7 @@ def run_bot(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "HIGHLIGHTS_"))}
     return subprocess.run([sys.executable, "-m", "highlights", "run", "--only", "bot", "--storage",
                            f"sqlite:///{cwd / 'run.db'}", "--artifacts", str(cwd / "art")],
-                          capture_output=True, text=True, timeout=120, env={**base, **env}, cwd=cwd)
+                          capture_output=True, text=True, timeout=300, env={**base, **env}, cwd=cwd)
 
 
 def test_highlights_run_reads_dotenv_and_the_environment_wins(tmp_path: Path) -> None:

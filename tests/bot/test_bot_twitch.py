@@ -28,7 +28,7 @@ from tests.bot.harness import ADMIN, BOB, BotHarness
 from tests.bot.jobs import WORKER, claim, explanation
 from tests.helix_double import HelixDouble
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(300)  # a guard against hangs, not a speed limit: shared machines are slow
 LOGIN = "somestreamer"
 
 
