@@ -61,7 +61,7 @@ def profile_name(options: HybridOptions) -> str:
     if options.profile:
         return options.profile
     try:
-        from detector.hardware import choose_profile
+        from detector.models.hardware import choose_profile
 
         return choose_profile().profile.name
     except (ImportError, DetectorError) as exc:  # pragma: no cover - hardware facts unreadable
@@ -107,7 +107,7 @@ def missing_package(exc: ImportError) -> str:
 
 
 def vision_models(options: HybridOptions) -> Any:
-    from detector.vision_catalog import VisionModels
+    from detector.models.vision_catalog import VisionModels
 
     return VisionModels.for_profile(profile_name(options), directory=options.models_dir, device=options.device)
 

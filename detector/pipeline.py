@@ -48,8 +48,9 @@ from detector.records import (
     ProgressCallback,
     SignalTrack,
 )
-from detector.signals.base import HOP_S, SignalContext, SignalInputs, registry
+from detector.signals.base import HOP_S, SignalContext, SignalInputs
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.registry import registry
 from detector.signals.transcript import TranscriptOptions, TranscriptSignal, quote_for
 from detector.signals.vision import vision_meta, with_vision
 

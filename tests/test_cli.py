@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from highlights.cli import main
 
 

@@ -14,7 +14,7 @@ from detector.records import MediaInfo, SignalTrack
 from detector.signals.segment_features import SegmentFeatures, with_vision
 from detector.signals.segments import LABELS, Segment, Segments, label_segments, segment_vod, viterbi_labels
 from detector.sources.media import probe
-from detector.synthetic_segments import SegmentedVod, make_segmented_vod
+from detector.synthetic.segments import SegmentedVod, make_segmented_vod
 
 SPEECH = Path(__file__).parent / "data" / "speech" / "exclaim_en.wav"
 SHORT_PLAN = (("gameplay", 30.0), ("talking", 30.0), ("menu", 24.0))

@@ -24,19 +24,13 @@ import pytest
 
 from detector.compute import select_backend
 from detector.export.json_out import read_json, write_json
-from detector.models import WHISPER_ENV, whisper_unavailable_reason
+from detector.models.whisper_decode import DecodeOptions
+from detector.models.whisper_plan import WHISPER_ENV, whisper_unavailable_reason
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.render.captions import Word
+from detector.records import Word
 from detector.signals.base import SignalContext, SignalInputs
-from detector.signals.transcript import (
-    DecodeOptions,
-    TranscriptOptions,
-    TranscriptSignal,
-    merge_spans,
-    place_words,
-    quote_for,
-)
+from detector.signals.transcript import TranscriptOptions, TranscriptSignal, merge_spans, place_words, quote_for
 from detector.signals.transcript_lexicon import find_events, normalize
 from detector.sources.media import probe
 
@@ -214,8 +208,8 @@ def test_missing_model_makes_the_signal_unavailable(monkeypatch: pytest.MonkeyPa
 @needs_whisper
 @pytest.mark.gpu
 def test_transcript_on_the_gpu_profile() -> None:
-    from detector.hardware import choose_profile, detect_hardware
-    from detector.models import plan_whisper
+    from detector.models.hardware import choose_profile, detect_hardware
+    from detector.models.whisper_plan import plan_whisper
 
     facts = detect_hardware()
     assert facts.gpus and choose_profile(facts).profile.device == "cuda"

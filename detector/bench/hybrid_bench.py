@@ -145,7 +145,7 @@ def run_hybrid_bench(minutes: Sequence[float] = DEFAULT_MINUTES, out: TextIO | N
     cache = Path(cache) if cache is not None else DEFAULT_CACHE
     settings = dict(settings or {})
     models = Path(models_dir) if models_dir is not None else cache / "models"
-    from detector.vision_catalog import model_problem
+    from detector.models.vision_catalog import model_problem
 
     clip = models / cpu_clip_name()
     if profile == "cpu" and model_problem(clip) is not None:

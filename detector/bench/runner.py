@@ -24,7 +24,7 @@ import detector
 from detector.bench.accuracy import Recall, planted_recall
 from detector.bench.vod import DEFAULT_CACHE, cached_vod
 from detector.errors import ConfigError, DetectorError
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""The signal plugin base and registry.
+"""The signal plugin base: what every signal is given and what it must produce.
 
 Every signal subclasses :class:`Signal` (``NAME``, ``version``, ``needs``, ``compute()`` returning a
-``SignalTrack``). ``SIGNALS`` maps names to classes; a signal whose optional dependency is missing
-reports itself unavailable with a reason instead of failing at import time.
+``SignalTrack``); ``detector.signals.registry`` lists them by name. A signal whose optional
+dependency is missing reports itself unavailable with a reason instead of failing at import time.
+This module imports no plugin, so every plugin may import it.
 """
 
 from __future__ import annotations
@@ -70,11 +71,3 @@ class Signal(ABC):
     @abstractmethod
     def compute(self, inputs: SignalInputs, ctx: SignalContext) -> SignalTrack:
         """The signal's track on the common timebase (``HOP_S``) over ``inputs.duration_s``."""
-
-
-def registry() -> dict[str, type[Signal]]:
-    """All known signals by name (importing each plugin module is cheap: heavy imports are lazy)."""
-    from detector.signals.audio import AudioSignal
-    from detector.signals.chat import ChatSignal
-
-    return {cls.NAME: cls for cls in (ChatSignal, AudioSignal)}

@@ -4,11 +4,12 @@ Consumes the media file and the spans to transcribe (the candidate windows the c
 with ``transcript_context_s`` of context; or, with ``full_transcript``, the whole VOD in
 ``FULL_CHUNK_S`` pieces). Each span's audio is decoded by ffmpeg to 16 kHz mono and transcribed with
 word timestamps, language auto-detected unless given, by the Whisper backend the hardware profile
-picks (``detector.models.plan_whisper``): faster-whisper (CTranslate2, with its Silero VAD) or
-transformers (``detector.transcribe_hf``, for ROCm). Both yield the same ``Word`` records, and both
-decode with :class:`DecodeOptions`, tuned so that silence and noise cost little: VAD first, no
-conditioning on previous text, one temperature retry, at most 224 new tokens per 30 s window (the
-reference implementation's limit), and looping (high compression ratio) output dropped.
+picks (``detector.models.whisper_plan.plan_whisper``): faster-whisper (CTranslate2, with its Silero
+VAD) or transformers (``detector.models.transcribe_hf``, for ROCm). Both yield the same ``Word``
+records, and both decode with ``detector.models.whisper_decode.DecodeOptions``, tuned so that silence
+and noise cost little: VAD first, no conditioning on previous text, one temperature retry, at most
+224 new tokens per 30 s window (the reference implementation's limit), and looping (high
+compression ratio) output dropped.
 Produces a ``SignalTrack`` named ``transcript`` on the VOD timeline with one fused feature,
 ``said``: the sum over the kinds of event (see ``transcript_lexicon``: ``exclaim``, ``hype``,
 ``laugh``, ``burst``, ``keyword``) of the events within a ``transcript_smooth_s`` window (at most
@@ -33,8 +34,8 @@ import numpy as np
 
 from detector.errors import Cancelled
 from detector.ffmpeg import run_ffmpeg
-from detector.records import AbortCheck, SignalTrack
-from detector.render.captions import Word
+from detector.models.whisper_decode import DecodeOptions
+from detector.records import AbortCheck, SignalTrack, Word
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.transcript_lexicon import FEATURES, Event, find_events
 from detector.spans import merge_spans
@@ -51,43 +52,6 @@ SAID_CAP = 6.0
 QUOTE_WORDS = 24
 """Longest quote, in words."""
 DECODE_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeOptions:
-    """Whisper decoding and VAD settings shared by both backends (defaults tuned for speed on noise)."""
-
-    temperatures: tuple[float, ...] = (0.0, 0.5)
-    """Temperatures tried in turn when a window's output loops or is unlikely. Whisper's own list has
-    six, and noise that the VAD lets through loops at every one of them: each retry costs a full
-    decode, so one retry is kept for real speech and a window that still loops is dropped."""
-    compression_ratio_threshold: float = 2.4
-    """A window whose text compresses better than this is a loop: retried, and dropped if every try loops."""
-    log_prob_threshold: float = -1.0
-    """Mean token log-probability under which a window is retried (or is silence, see below)."""
-    no_speech_threshold: float = 0.6
-    """A window with this no-speech probability and a log-probability under ``log_prob_threshold`` is silence."""
-    max_new_tokens: int = 224
-    """Tokens decoded per 30 s window at most (fast speech needs about 150; a loop would run to 448)."""
-    vad_threshold: float = 0.5
-    """Silero VAD speech probability, 0–1, above which a 32 ms frame is speech."""
-    vad_min_speech_ms: int = 250
-    """Shorter speech runs are dropped (clicks, single syllables of noise), ms."""
-    vad_min_silence_ms: int = 2000
-    """Silence must last this long to end a speech run, ms."""
-    vad_speech_pad_ms: int = 400
-    """Audio kept on each side of a speech run, ms."""
-
-    def vad_parameters(self, max_speech_s: float = math.inf) -> dict[str, Any]:
-        """faster-whisper's ``VadOptions`` fields."""
-        return {"threshold": self.vad_threshold, "min_speech_duration_ms": self.vad_min_speech_ms,
-                "min_silence_duration_ms": self.vad_min_silence_ms, "speech_pad_ms": self.vad_speech_pad_ms,
-                "max_speech_duration_s": max_speech_s}
-
-    def hallucinated(self, compression_ratio: float, no_speech_prob: float, avg_logprob: float) -> bool:
-        """Whether a decoded window is to be dropped: a loop, or silence decoded into words."""
-        silent = no_speech_prob > self.no_speech_threshold and avg_logprob < self.log_prob_threshold
-        return compression_ratio > self.compression_ratio_threshold or silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +75,14 @@ class TranscriptOptions:
     backend: str | None = None
     """``faster-whisper`` or ``transformers``; None: ``$HIGHLIGHTS_WHISPER_BACKEND``, else the profile's."""
     model: str | None = None
-    """A Whisper size (``tiny`` … ``large-v3``, see ``detector.hardware.WHISPER_SIZES``); None: the profile's."""
+    """A Whisper size (``tiny`` … ``large-v3``, see ``detector.models.hardware.WHISPER_SIZES``); None: the profile's."""
     profile: str | None = None
-    """A hardware profile name (``detector.hardware.PROFILES``); None: ``$HIGHLIGHTS_PROFILE``, else detected."""
+    """A hardware profile name (``detector.models.hardware.PROFILES``); None: ``$HIGHLIGHTS_PROFILE``, else detected."""
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     """Decoding and VAD settings."""
 
     def plan_args(self) -> dict[str, Any]:
-        """The arguments of ``detector.models.plan_whisper`` these options ask for."""
+        """The arguments of ``detector.models.whisper_plan.plan_whisper`` these options ask for."""
         return {"backend": self.backend, "model": self.model, "model_dir": self.model_dir,
                 "device": self.device, "profile": self.profile}
 
@@ -149,7 +113,7 @@ class TranscriptSignal(Signal):
     @classmethod
     def unavailable_reason(cls, options: TranscriptOptions | None = None) -> str | None:
         """Why it cannot run: the backend's package missing, or no usable model directory."""
-        from detector.models import whisper_unavailable_reason
+        from detector.models.whisper_plan import whisper_unavailable_reason
 
         return whisper_unavailable_reason(**(options or TranscriptOptions()).plan_args())
 
@@ -192,8 +156,10 @@ def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: T
     """Words of each span, times on the VOD timeline, sorted and never going back in time. A GPU
     out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries; on a
     profile that loads one model at a time the model is released at the end."""
-    from detector.hardware import PROFILES
-    from detector.models import ModelMemoryError, bundled_whisper_dir, load_planned, plan_whisper, release_models
+    from detector.errors import ModelMemoryError
+    from detector.models.hardware import PROFILES
+    from detector.models.whisper_load import load_planned, release_models
+    from detector.models.whisper_plan import bundled_whisper_dir, plan_whisper
 
     plan = plan_whisper(**options.plan_args())
     for text in plan.warnings:
@@ -238,7 +204,7 @@ def _check(abort: AbortCheck | None) -> None:
 def _backend_words(plan: Any, engine: Any, samples: np.ndarray, options: TranscriptOptions,
                    abort: AbortCheck | None) -> tuple[list[Word], str]:
     if plan.backend == "transformers":
-        from detector.transcribe_hf import transcribe_hf
+        from detector.models.transcribe_hf import transcribe_hf
 
         model, processor = engine
         return transcribe_hf(model, processor, samples, language=options.language, beam_size=options.beam_size,
@@ -249,7 +215,8 @@ def _backend_words(plan: Any, engine: Any, samples: np.ndarray, options: Transcr
 def faster_whisper_words(model: Any, samples: np.ndarray, options: TranscriptOptions,
                          abort: AbortCheck | None = None) -> tuple[list[Word], str]:
     """Words of 16 kHz mono ``samples`` (times from its start) and the language, by faster-whisper."""
-    from detector.models import ModelMemoryError, is_out_of_memory
+    from detector.errors import ModelMemoryError
+    from detector.models.whisper_load import is_out_of_memory
 
     d = options.decode
     segments, info = model.transcribe(

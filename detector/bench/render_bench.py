@@ -1,6 +1,6 @@
-"""Render stage, benchmark: clip rendering speed and size on a synthetic 1080p60 source.
+"""Render benchmark: clip rendering speed and size on a synthetic 1080p60 source.
 
-Generates (or reuses) a synthetic source (:mod:`detector.render.testmedia`) with keyframes on
+Generates (or reuses) a synthetic source (:mod:`detector.synthetic.render_source`) with keyframes on
 every whole second, then renders N clips of S seconds each three ways: re-encoded with the CPU
 encoder (libx264, size-targeted bitrate), with the video stream-copied (cuts on keyframes), and
 smart-cut (cuts half a second off the keyframes: the two edge GOPs re-encoded, the rest copied,
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from detector.render.clip import render_clip
 from detector.render.plan import MIB, ClipPlan, SourceRef
-from detector.render.testmedia import RenderSource, make_render_source
 from detector.sources.media import probe
+from detector.synthetic.render_source import RenderSource, make_render_source
 
 log = logging.getLogger(__name__)
 
