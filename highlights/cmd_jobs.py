@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import ChatFormatError, MediaError
+from highlights.cmd_detect import check_top
 from storage.errors import StorageError
 
 ENV_STORAGE_URL = "HIGHLIGHTS_STORAGE_URL"
@@ -118,7 +119,7 @@ def detect_payload(media: Path | None, chat: Path | None, overrides: list[str],
 def run_add(args: argparse.Namespace) -> int:
     from storage.records import JobKind, JobRequest
 
-    payload, key = detect_payload(args.media, args.chat, args.overrides, args.top)
+    payload, key = detect_payload(args.media, args.chat, args.overrides, check_top(args.top))
     request = JobRequest(kind=JobKind.DETECT, payload=payload, dedupe_key=key,
                          priority=PRIORITIES[args.priority], requested_by="cli")
 

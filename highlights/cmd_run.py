@@ -36,10 +36,12 @@ from highlights.cmd_worker import (
 log = logging.getLogger(__name__)
 
 COMPONENTS: tuple[tuple[str, str, str], ...] = (
-    ("bot", "bot.app", "the Discord bot comes with the bot issue"),
-    ("scheduler", "storage.scheduler", "the subscription scheduler comes with the ingestion issue"),
+    ("bot", "bot.app", 'the Discord bot needs the bot extra: pip install -e ".[bot]"'),
+    ("scheduler", "storage.scheduler", 'the subscription scheduler needs APScheduler: pip install -e .'),
 )
-"""(name, module with ``main(storage_url)``, why it may be missing)."""
+"""(name, module with ``main(storage_url)``, what to install when it is missing)."""
+NEEDS = {"bot.app": "discord", "storage.scheduler": "apscheduler"}
+"""The package each component's module cannot start without (its own module exists in every install)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,8 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def available(module: str) -> bool:
+    """Whether ``module`` and the package it needs (``NEEDS``) are installed."""
     try:
-        return importlib.util.find_spec(module) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (module, NEEDS.get(module, module)))
     except ModuleNotFoundError:
         return False
 
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if name not in wanted:
             continue
         if not available(module):
-            log.warning("%s not started: %s is not installed here (%s)", name, module, why)
+            log.warning("%s not started: %s", name, why)
             continue
         procs.append(ctx.Process(target=component_main, args=(name, module, cfg.storage_url, cfg.log_level),
                                  name=name))

@@ -7,7 +7,10 @@ from typing import Any
 
 
 class TerminalProgress:
-    """A ``ProgressCallback`` that draws a bar per stage (seconds of media, or a spinner count)."""
+    """A ``ProgressCallback`` that draws a bar per stage (seconds of media, or a spinner count).
+
+    A stage that is only announced (``done`` 0 and no ``total``) draws nothing until it reports
+    progress, so quick stages leave no empty "stage: 0" bar behind."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled and sys.stderr is not None
@@ -19,6 +22,8 @@ class TerminalProgress:
             return
         if stage != self._stage:
             self.close()
+            if total is None and done <= 0:  # a stage only announced (quick work with no measure): no empty bar
+                return
             from tqdm import tqdm
 
             self._stage = stage

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from detector.export.atomic import write_text_atomic
+from detector.export.atomic import check_writable, write_text_atomic
 from detector.export.csv_out import render_csv, write_csv
 from detector.export.edl_out import render_edl, write_edl
 from detector.export.errors import ExportError, ResultsFormatError
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ExportError",
     "ResultsFormatError",
+    "check_writable",
     "read_json",
     "to_json_dict",
     "write_csv",

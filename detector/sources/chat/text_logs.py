@@ -132,7 +132,7 @@ def _parse_bracketed(lines: list[str], name: str, vod_start: datetime | None) ->
     if wall is None:
         collector.warn(
             "read the [HH:MM:SS] times as offsets from the VOD start; if they are wall-clock times,"
-            " pass vod_start"
+            " give the VOD's start time (--vod-start)"
         )
     clock = WallClock(vod_start)
     for number, line, head, author in parsed:

@@ -93,8 +93,8 @@ class WallClock:
         out = []
         if self.first_seen is not None and self.vod_start is None:
             out.append(
-                "times are wall-clock and no vod_start was given: offsets count from the first"
-                f" message ({self.first_seen}); pass vod_start to align chat with the VOD"
+                "times are wall-clock and no VOD start time was given: offsets count from the first"
+                f" message ({self.first_seen}); give the VOD's start time (--vod-start) to align chat with the VOD"
             )
         if self.rollovers:
             out.append(
