@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
             for warning in renders.warnings:
                 print(f"note: {warning}", file=sys.stderr)
         if vision_missing:
-            print(f"vision: the image model is the one stage this offline demo leaves out ({vision_missing}). "
-                  "Everything above ran for real; README \"Install\" says how to add it.")
+            print(f"vision: the image model is the one stage this offline demo leaves out — {vision_missing}. "
+                  "Everything else above ran for real.")
         print(f"report: {report.resolve()}")
     return 0
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 JOB_LOG_FORMAT = "%(levelname)s %(name)s [%(job)s]: %(message)s"
 _CLI_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 HANDLED_KINDS = ("detect", "cleanup")
-"""Kinds this worker has handlers for; ``poll`` comes with the ingestion issue."""
+"""Kinds this worker has handlers for (``poll`` has none yet: asked for, it is skipped with a warning)."""
 STOP_MARGIN_S = 15.0
 """A child gets its grace period plus this long to exit after SIGTERM before it is killed."""
 
@@ -91,7 +91,8 @@ def config_from(args: argparse.Namespace, *, once: bool = False) -> WorkerConfig
         if not kind:
             continue
         if kind == "poll":
-            log.warning("poll jobs are not claimed: this worker has no poll handler yet (the ingestion issue adds it)")
+            log.warning("poll jobs are not claimed: this worker has no handler for them (it claims %s)",
+                        ", ".join(HANDLED_KINDS))
             continue
         if kind not in HANDLED_KINDS:
             raise ConfigError(f"--kinds: unknown job kind {kind!r}.", hint=f"Use some of {', '.join(HANDLED_KINDS)}.")

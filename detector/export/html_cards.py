@@ -22,6 +22,8 @@ from detector.records import Candidate
 
 MAX_CHAT_LINES = 12
 MAX_LINE_CHARS = 300
+MAX_AT_PEAK = 5
+"""At most this many features are named under "at the peak" (the strongest first)."""
 SHOWN_CONTRIBUTION = 0.005
 """Contributions smaller than this (either sign) are left out of a card's bar and legend."""
 
@@ -119,7 +121,7 @@ def at_peak(signals: Mapping[str, Any]) -> str | None:
             words = f"{feature_words(name)} {level}" if level else None
         if words:
             parts.append(f'<span title="{_e(name)} = {v:.2f}">{_e(words)}</span>')
-    return ", ".join(parts) or None
+    return ", ".join(parts[:MAX_AT_PEAK]) or None
 
 
 def _stats(c: Candidate) -> str:
@@ -161,13 +163,14 @@ def _chat(c: Candidate) -> str:
 def _media(media: ClipMedia | None) -> str:
     if media is None or not media.videos:
         return ""
-    poster = f' poster="{_e(media.thumb)}"' if media.thumb else ""
-    players = "".join(
-        f'<figure class="{"tall" if layout.startswith("9:16") else "wide"}">'
-        f'<video controls preload="none"{poster} src="{_e(url)}"></video>'
-        f'<figcaption><a href="{_e(url)}">{_e(layout)}</a></figcaption></figure>'
-        for layout, url in media.videos)
-    return f'<div class="media">{players}</div>'
+    players = []
+    for layout, url in media.videos:
+        tall = layout.startswith("9:16")
+        # The thumbnail is a 16:9 frame: the poster of the wide player; a tall one shows its own first frame.
+        poster = f'preload="none" poster="{_e(media.thumb)}"' if media.thumb and not tall else 'preload="metadata"'
+        players.append(f'<figure class="{"tall" if tall else "wide"}"><video controls {poster} src="{_e(url)}"></video>'
+                       f'<figcaption><a href="{_e(url)}">{_e(layout)}</a></figcaption></figure>')
+    return f'<div class="media">{"".join(players)}</div>'
 
 
 def card(c: Candidate, scale: float, colours: Mapping[str, str], media: ClipMedia | None = None) -> str:
