@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1.5 <= args.minutes <= 60:
         raise ConfigError(f"--minutes {args.minutes:g} is out of range.", hint="Use 1.5 to 60 minutes.")
+    from detector.export import check_writable
+
     out: Path = args.out
+    check_writable(out / "report.html")  # a file in the way says so in one line, before any work
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"making a {args.minutes:g}-minute 720p sample stream (gameplay with a facecam, a talking stretch, "

@@ -115,6 +115,8 @@ def test_output_paths_are_checked_before_the_detection_runs(tmp_path: Path, caps
     assert "blocker is a file, not a folder" in err and "chat.jsonl" not in err
     assert run_cli("detect", "--chat", broken, "--report", tmp_path) == 2
     assert "is a folder; give a file name" in capsys.readouterr().err
+    assert run_cli("demo", "--out", blocker / "demo") == 2  # before the sample is made
+    assert "blocker is a file, not a folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("span", ["9:99:99-1:00:00", "0:99:99-2:00:00", "1:60-2:00", "1:02:60-1:03:00"])
