@@ -184,3 +184,23 @@ def test_pyproject_reads_without_setuptools_warnings() -> None:
                 if issubclass(w.category, (DeprecationWarning, UserWarning)) or "setuptools" in w.category.__module__]
     assert not messages, messages
     assert dist.get_name() == "twitch-highlights" and setuptools.__version__
+
+
+# --- the demo's sample -------------------------------------------------------------------------------
+
+
+def test_the_showcase_speaks_each_exclamation_after_its_burst_and_never_over_itself() -> None:
+    from detector.synthetic.showcase import LINES, VOICE_DIR, speech_plan, talking_spans
+
+    assert sorted(p.stem for p in VOICE_DIR.glob("*.opus")) == sorted(LINES)  # shipped with the package
+    events, bursts = (35.0, 110.0, 185.0), (3.5, 3.2, 3.8)
+    lengths = {name: 3.5 for name in LINES}
+    talking = talking_spans(240.0, events)
+    assert talking == ((95.0, 135.0),)  # around the second event
+    plan = speech_plan(240.0, events, bursts, talking, lengths)
+    hype = [(t, name) for t, name in plan if name.startswith("hype")]
+    assert [round(t - e - b, 2) for (t, _), e, b in zip(hype, events, bursts)] == [0.3, 0.3, 0.3]
+    assert all(b >= a + 3.5 for (a, _), (b, _) in zip(plan, plan[1:]))  # one line at a time
+    assert all(t + 3.5 <= 240.0 for t, _ in plan)
+    during_talk = [t for t, name in plan if 95.0 <= t < 135.0 and name.startswith("calm")]
+    assert len(during_talk) >= 5  # the streamer keeps talking there
