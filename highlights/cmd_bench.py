@@ -9,6 +9,10 @@ in-memory kernel timing, the targets, the recall of planted events and the chat 
 (``detector.bench.queue_bench``): enqueue→claim latency, enqueue and claim+complete throughput, the
 time from SIGKILL of a worker to its job running again, and lost or duplicated jobs.
 
+``highlights bench chat`` times chat analysis of a 4-hour VOD's chat (~100k messages; ``--minutes``
+changes the length): parsing, the hand features, the ranker, the chat signal and chat-only detect,
+side by side (``detector.bench.chat_bench``).
+
 ``highlights bench votes`` runs simulated communities voting on successive synthetic VODs
 (``detector.bench.vote_sim``) and prints, per seed and round, precision@K of the clips posted with
 the tuned parameters beside the defaults', the mean over seeds, and the first and last rounds' means.
@@ -27,7 +31,7 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes", "ingest", "hybrid")
+TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
@@ -110,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench ingest'.")
     if args.target != "hybrid" and (misplaced := _given(args, _HYBRID_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench hybrid'.")
+    if args.target == "chat":
+        return run_chat(args)
     if args.target == "hybrid":
         return run_hybrid(args)
     if args.target == "ingest":
@@ -174,6 +180,20 @@ def _seeds(text: str) -> tuple[int, ...]:
     if not seeds or any(s < 0 for s in seeds):
         raise ConfigError(f"--seeds {text!r} names no usable seed.", hint="Give e.g. --seeds 1,7,23.")
     return tuple(dict.fromkeys(seeds))
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    """``bench chat``: a 4-hour VOD's chat (~100k messages) through parsing, the chat signal and the ranker."""
+    import tempfile
+
+    from detector.bench.chat_bench import format_chat_bench, make_chat_file, run_chat_bench
+
+    hours = 4.0 if args.minutes == _DEFAULTS["minutes"] else args.minutes / 60.0
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        path = make_chat_file(Path(tmp) / "chat.jsonl", hours=hours, messages=int(100_000 * hours / 4.0))
+        messages, rows = run_chat_bench(path, repeats=max(1, min(args.repeats, 5)))
+    print(format_chat_bench(messages, hours, rows))
+    return 0
 
 
 def run_votes(args: argparse.Namespace) -> int:

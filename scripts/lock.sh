@@ -13,7 +13,7 @@ else
     torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 fi
 "$tools/bin/uv" pip compile pyproject.toml --quiet \
-    --extra worker --extra vision --extra postgres --extra bot --extra dev \
+    --all-extras \
     --python-version 3.11 --python-platform x86_64-manylinux_2_28 "${torch_source[@]}" \
     --constraint requirements/torch-cpu.txt \
     --custom-compile-command "bash scripts/lock.sh" \

@@ -111,7 +111,7 @@ def _tracks(n: int) -> dict[str, SignalTrack]:
     def const(v: float) -> np.ndarray:
         return np.full(n, v, np.float32)
 
-    return {"chat": SignalTrack("chat", 0.5, const(1.0), features={"hype": const(1.0)}),
+    return {"chat": SignalTrack("chat", 0.5, const(1.0), features={"ranker": const(1.0)}),
             "audio": SignalTrack("audio", 0.5, const(3.0), features={"rms": const(3.0)}),
             "transcript": SignalTrack("transcript", 0.5, const(2.0), features={"said": const(2.0)}),
             "vision": SignalTrack("vision", 0.5, const(4.0), features={"action": const(4.0)})}
@@ -127,7 +127,7 @@ def test_routing_changes_the_fused_score_as_each_label_says() -> None:
     routed_aligned = align(tracks, n, {}, s, 0.5, segments=segs)
     plain, routed = fuse(plain_aligned), fuse(routed_aligned)
     values = {"chat": 1.0, "audio": 3.0, "transcript": 2.0, "vision": 4.0}
-    base = {"chat": s["w_chat_hype"], "audio": s["w_audio_rms"], "transcript": s["w_transcript_said"],
+    base = {"chat": s["w_chat_ranker"], "audio": s["w_audio_rms"], "transcript": s["w_transcript_said"],
             "vision": s["w_vision_action"]}
 
     def expected(label: str) -> float:
@@ -148,7 +148,7 @@ def test_routing_changes_the_fused_score_as_each_label_says() -> None:
         weights = weights_at(routed_aligned, i)
         if label in ("gameplay", "talking"):
             assert weights["transcript.said"] == pytest.approx(base["transcript"] * s[f"seg_{label}_transcript"])
-            assert weights["chat.hype"] == pytest.approx(base["chat"] * s[f"seg_{label}_chat"])
+            assert weights["chat.ranker"] == pytest.approx(base["chat"] * s[f"seg_{label}_chat"])
             assert weights["audio.rms"] == pytest.approx(base["audio"] * s[f"seg_{label}_audio"])
             assert weights["vision.action"] == pytest.approx(base["vision"] * s[f"seg_{label}_vision"])
         else:

@@ -125,8 +125,23 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="VOD", value=chosen, inline=False)
     if tuned_from:
         embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
+    for name, text in result_notes(job):
+        embed.add_field(name=name, value=text, inline=False)
     embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
     return embed
+
+
+def result_notes(job: Job) -> list[tuple[str, str]]:
+    """What the worker's result says about the chat ranker it used (the community's adaptation, e.g.
+    "adapted from 212 viewer clips over 9 VODs") and a chat too thin to rank by."""
+    result = job.result or {}
+    notes = []
+    adaptation = result.get("adaptation")
+    if isinstance(adaptation, dict) and isinstance(adaptation.get("summary"), str):
+        notes.append(("Chat ranker", adaptation["summary"][:200]))
+    if isinstance(result.get("chat_verdict"), str):
+        notes.append(("Chat", result["chat_verdict"][:200]))
+    return notes
 
 
 def card_view(job: Job) -> discord.ui.View | None:
