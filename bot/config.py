@@ -32,6 +32,7 @@ from storage.artifacts import ArtifactStore
 from storage.tuning import TuningOptions
 from storage.twitch.errors import TwitchCredentialsMissing
 from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
+from storage.twitch.vod_access import VodAccessSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class BotConfig:
     """Twitch API (Helix) settings; None without credentials: VOD checks skipped, channels refused."""
     twitch_check_s: float = 15.0
     """The most time one command spends asking Helix before it counts as an outage (s)."""
+    twitch_access: VodAccessSettings | None = None
+    """GQL and usher for the subscriber-only check of a VOD (with Helix only); None: not checked."""
 
     @classmethod
     def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
@@ -105,6 +108,7 @@ class BotConfig:
             "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
             "sync_guild_id": int(sync_guild) if sync_guild else None,
             "twitch": twitch,
+            "twitch_access": VodAccessSettings.from_env(env) if twitch is not None else None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -91,6 +91,8 @@ class DetectJob:
                 fetch_twitch_sources, twitch_id, self.artifacts.job_dir(job.id), want_chat=req.chat is None,
                 progress=progress, abort=control.should_abort))
             req.media, req.chat = sources.audio, req.chat or sources.chat
+            if req.vod_start is None and sources.meta.created_at:  # a wall-clock chat log the job brought
+                req.vod_start = vod_start_of(sources.meta.created_at)
             if req.hybrid is not None:
                 from detector.ingest import fetch_analysis_video, fetch_overview_video
 
@@ -106,7 +108,8 @@ class DetectJob:
             from detector.ingest import flag_muted
 
             result = replace(result, candidates=flag_muted(result.candidates, sources.muted),
-                             meta={**result.meta, "twitch": twitch_meta(sources)})
+                             meta={**result.meta, "twitch": twitch_meta(sources),
+                                   "notes": [*result.meta.get("notes", ()), *sources.notes]})
         control.raise_if_stopped()
         control.report("writing artifacts", DETECT_SPAN[1])
         self.artifacts.ensure_free_space()
@@ -141,6 +144,7 @@ class DetectJob:
             "device": result.meta.get("device"),
             "artifacts": {fmt: self.artifacts.relative(path) for fmt, path in written.items()},
             "tuning": {"version": tuning.version, "votes_used": tuning.votes_used} if tuning and tuning.params else None,
+            **({"notes": list(sources.notes)} if sources is not None and sources.notes else {}),
         }
 
     async def _render(self, job: Job, req: DetectRequest, candidates: Sequence[Candidate], clips: Sequence[Clip],
@@ -213,4 +217,15 @@ def twitch_meta(sources: TwitchSources) -> dict[str, Any]:
     meta = sources.meta
     return {"vod_id": sources.vod_id, "title": meta.title, "channel": meta.owner_login, "length_s": meta.length_s,
             "created_at": meta.created_at, "muted": [list(span) for span in sources.muted],
-            "chat": "replay" if sources.chat else None, "warnings": list(sources.warnings)}
+            "chat": "replay" if sources.chat else ("refused" if sources.chat_refused else None),
+            "chat_refused": sources.chat_refused, "warnings": list(sources.warnings)}
+
+
+def vod_start_of(created_at: str) -> Any:
+    """Twitch's ``createdAt`` (ISO 8601, UTC) as an aware datetime; None when it cannot be read."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from detector.errors import ConfigError
@@ -34,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--whisper-model", choices=list(WHISPER_SIZES), default=None,
                    help="Whisper size (default: the profile's, stepped down when it does not fit)")
     p.add_argument("--whisper-dir", type=Path, default=None, help="a local Whisper model folder to use")
-    p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
+    p.add_argument("--vod-start", help="wall-clock VOD start for chat logs with wall-clock times: an ISO 8601 time "
+                                       "(UTC unless it says otherwise for UTC exports), or a JSON file of the VOD "
+                                       "naming its start (TwitchDownloader's chat JSON, `highlights twitch info --json`)")
     add_hybrid_options(p)
     add_common_options(p)
     p.set_defaults(func=run)
@@ -88,11 +89,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     vod_start = None
     if args.vod_start:
-        try:
-            vod_start = datetime.fromisoformat(args.vod_start)
-        except ValueError:
-            raise ConfigError(f"--vod-start {args.vod_start!r} is not an ISO 8601 time.",
-                              hint="Example: --vod-start 2019-10-12T14:00:00") from None
+        from detector.sources.chat.utc_text import read_vod_start
+
+        vod_start = read_vod_start(args.vod_start)
     transcript = None
     if args.transcript or args.full_transcript or args.language or args.keywords or args.whisper_backend \
             or args.whisper_model or args.whisper_dir:

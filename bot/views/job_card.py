@@ -116,6 +116,8 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
     if job.status is JobStatus.SUCCEEDED:
         found = clips if clips is not None else len((job.result or {}).get("clips") or [])
         embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
+        if notes := notes_text(job):
+            embed.add_field(name="Note", value=notes, inline=False)
     if job.status is JobStatus.FAILED:
         embed.add_field(name="Error", value=_error_text(job), inline=False)
     chosen = vod_text(job)
@@ -135,6 +137,15 @@ def card_view(job: Job) -> discord.ui.View | None:
     view.add_item(CancelButton(job.id))
     view.stop()  # dispatched by custom_id (DynamicItem): no per-message copy kept in memory
     return view
+
+
+def notes_text(job: Job) -> str | None:
+    """What the worker says the user must know about a finished job (e.g. "chat replay refused by Twitch:
+    …; these clips come from audio only"), as plain text within a field's 1024 characters."""
+    notes = (job.result or {}).get("notes")
+    if not isinstance(notes, list) or not notes:
+        return None
+    return "\n".join(f"⚠️ {plain(str(n), 400)}" for n in notes[:3])[:1024]
 
 
 def _error_text(job: Job) -> str:

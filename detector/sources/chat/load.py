@@ -19,6 +19,7 @@ from detector.records import ChatLog
 from detector.sources.chat.decode import decode_text, inflate_if_gzip
 from detector.sources.chat.json_logs import parse_json_log
 from detector.sources.chat.text_logs import looks_like_bracket_line, parse_text_log
+from detector.sources.chat.utc_text import looks_like_utc_text, parse_utc_text
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def parse_chat_bytes(data: bytes, *, name: str = "<chat>", vod_start: datetime |
     if first is None:
         raise ChatFormatError("the chat log has no messages: the file is empty or blank", path=name)
     opener = text[first.start()]
-    if opener == "{" or (opener == "[" and not looks_like_bracket_line(_line_at(text, first.start()))):
+    if looks_like_utc_text(_line_at(text, first.start())):  # TwitchDownloader's text export with UTC times
+        chat = parse_utc_text(text, name, vod_start)
+    elif opener == "{" or (opener == "[" and not looks_like_bracket_line(_line_at(text, first.start()))):
         try:
             chat = parse_json_log(text, name, vod_start)
         except ChatFormatError as json_error:
