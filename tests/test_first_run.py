@@ -173,7 +173,9 @@ def test_a_chat_downloader_log_over_two_days_keeps_every_message(tmp_path: Path)
 
 
 def test_pyproject_reads_without_setuptools_warnings() -> None:
-    setuptools = pytest.importorskip("setuptools", reason="setuptools reads pyproject.toml only where it is installed")
+    # pip builds with setuptools>=77 (build-system.requires) in its own environment; an older one in this venv
+    # (a venv's bootstrap copy) is not what reads pyproject.toml on install.
+    setuptools = pytest.importorskip("setuptools", minversion="77", reason="needs the setuptools the build uses (>=77)")
     from setuptools.config.pyprojecttoml import apply_configuration
     from setuptools.dist import Distribution
 
