@@ -19,6 +19,7 @@ import asyncio
 import importlib.util
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if "worker" in wanted:
         gpus = max(args.gpus, 1)
         for i in range(gpus):
-            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True)
+            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True, parent_pid=os.getpid())
             procs.append(ctx.Process(target=process_main, args=(worker_cfg,),
                                      name=f"worker-gpu{i}" if args.gpus >= 2 else "worker"))
     for name, module, why in COMPONENTS:

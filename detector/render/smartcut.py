@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from detector.render.encode import SIZE_MARGIN, audio_args, listed_encoders
 from detector.render.errors import RenderError
 from detector.render.plan import ClipPlan
 from detector.render.runner import run_to_file
+from detector.scratch import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def smart_cut(plan: ClipPlan, info: MediaInfo, scratch: Path, loudness: Loudness
         log.info("no smart cut for %.2f–%.2f s: %s", plan.start_s, plan.end_s, why)
         return None
     src, p = plan.source.path, geo.params
-    with tempfile.TemporaryDirectory(prefix="highlights-smartcut-") as tmp:
+    with scratch_dir("smartcut") as tmp:
         middle = Path(tmp) / "middle.mp4"
         run_to_file([*seek_arg(geo.k_in, p), "-i", src, "-map", "0:v:0", "-an", "-sn", "-dn", "-c:v", "copy",
                      "-frames:v", str(geo.middle_frames), "-video_track_timescale", str(p.tb)],
