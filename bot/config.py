@@ -29,6 +29,7 @@ from typing import Any
 
 from bot.errors import BotConfigError
 from storage.artifacts import ArtifactStore
+from storage.redact import redacted_repr, register_secret
 from storage.tuning import TuningOptions
 from storage.twitch.errors import TwitchCredentialsMissing
 from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
@@ -46,7 +47,7 @@ HELIX_OPTIONS: dict[str, Any] = {"attempts": 2, "backoff_s": 0.5, "timeout_s": 8
 ``bot.twitch_checks``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class BotConfig:
     """How the bot behaves; the defaults are the production values."""
 
@@ -79,6 +80,9 @@ class BotConfig:
     twitch_check_s: float = 15.0
     """The most time one command spends asking Helix before it counts as an outage (s)."""
 
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # the token (and any password in a URL) shows as ***
+
     @classmethod
     def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
         env = os.environ if env is None else env
@@ -100,7 +104,7 @@ class BotConfig:
         values: dict[str, object] = {
             "artifacts": artifacts,
             "state_path": Path(state).expanduser().absolute() if state else artifacts.root / STATE_FILE,
-            "token": (env.get(ENV_TOKEN) or "").strip() or None,
+            "token": register_token((env.get(ENV_TOKEN) or "").strip() or None),
             "media_root": media_root,
             "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
             "sync_guild_id": int(sync_guild) if sync_guild else None,
@@ -108,3 +112,9 @@ class BotConfig:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def register_token(token: str | None) -> str | None:
+    """``token``, registered with ``storage.redact`` so no log line or error ever shows it."""
+    register_secret(token)
+    return token

@@ -63,8 +63,11 @@ def available(module: str) -> bool:
 
 def component_main(name: str, module: str, storage_url: str, log_level: int) -> None:
     """Entry point of a spawned bot/scheduler process (SIGINT is the parent's to handle)."""
+    from storage.redact import install_log_redaction
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         code = importlib.import_module(module).main(storage_url)
     except KeyboardInterrupt:

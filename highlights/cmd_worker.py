@@ -45,9 +45,10 @@ EXIT_AFTER_SERVE_S = 10.0
 """Once the worker loop ended, leaving ``asyncio.run`` (closing tasks, joining threads) may take this long."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class WorkerConfig:
-    """Everything a worker process needs; picklable, so it crosses the spawn boundary."""
+    """Everything a worker process needs; picklable, so it crosses the spawn boundary. Its repr masks the
+    storage URL's password."""
 
     storage_url: str
     artifacts: str | None = None
@@ -65,6 +66,11 @@ class WorkerConfig:
     """Started by ``supervise_processes``: ignore SIGINT and stop on the SIGTERM the parent forwards."""
     parent_pid: int | None = None
     """The supervising process (set by it): a supervised worker stops when that process ends."""
+
+    def __repr__(self) -> str:
+        from storage.redact import redacted_repr
+
+        return redacted_repr(self)
 
 
 def add_worker_options(p: argparse.ArgumentParser) -> None:
@@ -173,8 +179,10 @@ def process_main(cfg: WorkerConfig) -> None:
 def configure_worker_logging(level: int) -> None:
     """Job ids in every record; the CLI's handler (or a new one) shows them as ``[job N]``."""
     from detector.job_control import install_job_log_records
+    from storage.redact import install_log_redaction
 
     install_job_log_records()
+    install_log_redaction()
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format=JOB_LOG_FORMAT)

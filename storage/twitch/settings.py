@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.redact import register_secret
 from storage.twitch.errors import TwitchCredentialsMissing
 
 ENV_CLIENT_ID = "TWITCH_CLIENT_ID"
@@ -51,6 +52,7 @@ class HelixSettings:
             raise TwitchCredentialsMissing(
                 f"Twitch API credentials are missing: set {' and '.join(missing)} (an application's client id and "
                 "secret from https://dev.twitch.tv/console/apps) to look up streamers, VODs and clips")
+        register_secret(secret)
         return cls(client_id=client_id, client_secret=secret,
                    helix_url=(env.get(ENV_HELIX_URL) or DEFAULT_HELIX_URL).strip(),
                    auth_url=(env.get(ENV_AUTH_URL) or DEFAULT_AUTH_URL).strip(), **options)
