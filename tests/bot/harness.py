@@ -78,7 +78,7 @@ class BotHarness:
         values: dict[str, Any] = {
             "artifacts": ArtifactStore.for_storage(url), "state_path": tmp_path / "bot-state.json",
             "token": "test-token", "media_root": media_root, "card_poll_s": 0.05, "card_edit_interval_s": 0.3,
-            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2), "retune_every": 1,
+            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2, min_voters=3), "retune_every": 1,
         }
         values.update(overrides)
         config = BotConfig(**values)
