@@ -80,6 +80,9 @@ class BotConfig:
     twitch_check_s: float = 15.0
     """The most time one command spends asking Helix before it counts as an outage (s)."""
 
+    def __post_init__(self) -> None:
+        register_secret(self.token)  # however the config was made, no log line or error shows the token
+
     def __repr__(self) -> str:
         return redacted_repr(self)  # the token (and any password in a URL) shows as ***
 
@@ -104,7 +107,7 @@ class BotConfig:
         values: dict[str, object] = {
             "artifacts": artifacts,
             "state_path": Path(state).expanduser().absolute() if state else artifacts.root / STATE_FILE,
-            "token": register_token((env.get(ENV_TOKEN) or "").strip() or None),
+            "token": (env.get(ENV_TOKEN) or "").strip() or None,
             "media_root": media_root,
             "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
             "sync_guild_id": int(sync_guild) if sync_guild else None,
@@ -113,8 +116,3 @@ class BotConfig:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
-
-def register_token(token: str | None) -> str | None:
-    """``token``, registered with ``storage.redact`` so no log line or error ever shows it."""
-    register_secret(token)
-    return token

@@ -4,9 +4,12 @@ Consumes nothing but names: the render stage's scratch folders in the system tem
 (``highlights-smartcut-*``, ``highlights-reel-*``, ``highlights-render-*``, each named with the pid
 that made it), its hidden ``.<name>.<hex>.part.<ext>`` outputs beside the final file, and the
 ``.partial-*`` download folders of a job. A worker that is SIGKILLed leaves them behind; the next
-worker to start removes them (``sweep``): only these patterns, only folders/files whose newest
-modification is older than the lease (a live worker's ffmpeg writes continuously, and a live job's
-lease is renewed well within it) and never the scratch of a process that is still alive.
+worker to start removes them (``sweep``): only these patterns; a scratch folder when the process that
+made it (its pid is in the name; the folder is on this machine) is gone; a ``.part`` file or download
+folder when its newest modification is older than the lease (a live worker's ffmpeg writes
+continuously, and a live job's lease is renewed well within it). A worker that takes over a job
+whose previous attempt died sweeps that job's folder with no age limit: the lease it now holds says
+no one else writes there.
 """
 
 from __future__ import annotations
@@ -64,21 +67,27 @@ def leftovers(jobs_root: Path | None, temp_dir: Path | None = None) -> list[Path
     return found
 
 
-def sweep(jobs_root: Path | None, older_than_s: float, *, temp_dir: Path | None = None,
+def sweep(jobs_root: Path | None, older_than_s: float, *, temp_dir: Path | None = None, scratch: bool = True,
           now: float | None = None) -> Sweep:
-    """Remove the leftovers (see the module docstring) not modified for ``older_than_s`` seconds."""
+    """Remove the leftovers (see the module docstring) under ``jobs_root`` not modified for ``older_than_s``
+    seconds, and (with ``scratch``) the scratch folders in ``temp_dir`` whose process is gone."""
     cutoff = (time.time() if now is None else now) - max(older_than_s, 0.0)
     removed: list[Path] = []
     kept: list[Path] = []
     errors: list[str] = []
     freed = 0
-    for path in leftovers(jobs_root, temp_dir):
+    found = leftovers(jobs_root, temp_dir)
+    for path in found if scratch else [p for p in found if not _SCRATCH_DIR.match(p.name)]:
         owner = _owner_pid(path)
         try:
             newest, size = _newest_mtime_and_size(path)
         except FileNotFoundError:
             continue
-        if (owner is not None and owner != os.getpid() and _alive(owner)) or newest >= cutoff:
+        if owner is not None:
+            in_use = owner != os.getpid() and _alive(owner)
+        else:
+            in_use = newest >= cutoff
+        if in_use:
             kept.append(path)
             continue
         try:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from detector.errors import ConfigError, DetectorError
 from detector.job_control import JobControl, StopReason, job_context
+from detector.scratch import sweep
 from storage.artifacts import ArtifactStore
 from storage.bounded import bounded, stop_task
 from storage.errors import StorageError
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SLACK_S = 5.0
 """How long past ``idle_s`` an idle worker waits for a queue's ``wait_for_jobs`` before giving up on it."""
-RELEASE_TIMEOUT_S = 5.0
+RELEASE_TIMEOUT_S = 3.0
 """How long releasing a job on shutdown may take; past it the lease expires and recovery re-queues it."""
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,8 @@ class Worker:
             control.begin_shutdown(self.options.grace_s)
         with job_context(job.id):
             log.info("started %s job %d (attempt %d of %d)", job.kind, job.id, job.attempts, job.max_attempts)
+            if job.attempts > 1:  # a dead attempt may have left .part files and scratch folders behind
+                await asyncio.to_thread(sweep, self.artifacts.job_dir(job.id, create=False), 0.0)
             try:
                 status = await self._finish(job, control)
             finally:

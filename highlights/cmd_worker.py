@@ -58,6 +58,8 @@ class WorkerConfig:
     min_free_bytes: int = 2 * 1024**3
     retention_days: float = 30.0
     idle_s: float = 1.0
+    lease_s: float | None = None
+    """The lease of claimed jobs (s); None: ``storage.queue.timeouts``. Tests and benches shorten it."""
     once: bool = False
     gpu: int | None = None
     """Index of the one GPU this process may use (sets ``CUDA_VISIBLE_DEVICES``); None: leave it."""
@@ -91,6 +93,9 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
                    help="delete job artifact folders older than this at start and in cleanup jobs (default 30)")
     p.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
                    help="pause between claims while the queue is empty (default 1)")
+    p.add_argument("--lease", type=float, default=None, metavar="S",
+                   help="lease of claimed jobs in seconds, heartbeats four times as often (default: the "
+                        "queue's, 20); for tests and benches that kill workers, all workers alike")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -120,11 +125,14 @@ def config_from(args: argparse.Namespace, *, once: bool = False) -> WorkerConfig
     for name in ("grace", "min_free_gb", "retention_days", "poll_interval"):
         if getattr(args, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
+    lease = getattr(args, "lease", None)
+    if lease is not None and not 0.5 <= lease <= 3600:
+        raise ConfigError(f"--lease {lease:g} is out of range.", hint="Give 0.5 to 3600 seconds.")
     if args.gpus < 0:
         raise ConfigError("--gpus must not be negative.")
     return WorkerConfig(storage_url=storage_url_from(args), artifacts=args.artifacts, kinds=tuple(dict.fromkeys(kinds)),
                         device=args.device, grace_s=args.grace, min_free_bytes=int(args.min_free_gb * 1024**3),
-                        retention_days=args.retention_days, idle_s=args.poll_interval,
+                        retention_days=args.retention_days, idle_s=args.poll_interval, lease_s=lease,
                         once=once or bool(getattr(args, "once", False)),
                         log_level=logging.getLogger().getEffectiveLevel())
 
@@ -207,7 +215,10 @@ async def serve(cfg: WorkerConfig, watchdog: Any = None) -> int:
     from storage.records import JobKind, JobStatus
 
     worker_id = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{cfg.gpu}" if cfg.gpu is not None else "")
-    async with await open_storage(cfg.storage_url) as storage:
+    from storage.queue.timeouts import with_lease
+
+    timeouts = with_lease(cfg.lease_s) if cfg.lease_s is not None else None
+    async with await open_storage(cfg.storage_url, timeouts=timeouts) as storage:
         artifacts = ArtifactStore.for_storage(cfg.storage_url, cfg.artifacts, min_free_bytes=cfg.min_free_bytes)
         active = await storage.queue.list_jobs(statuses=[JobStatus.QUEUED, JobStatus.RUNNING], limit=100_000)
         await asyncio.to_thread(artifacts.clean_older_than, cfg.retention_days, keep={j.id for j in active})

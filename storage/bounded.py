@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SHUTDOWN_AWAIT_S = 5.0
+SHUTDOWN_AWAIT_S = 3.0
 """The default limit of one await on a shutdown path (s): a database round trip, a pool close."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 Timeouts = Mapping[JobKind, KindTimeouts]
 CLOSE_TIMEOUT_S = 3.0
-"""How long each step of ``Storage.close`` may take (s); a pool whose cancellation was lost waits no longer."""
+"""How long ``Storage.close`` may take (s; each later step still gets half a second): a pool whose
+cancellation was lost waits no longer."""
 
 
 @dataclass(eq=False)
@@ -46,12 +48,14 @@ class Storage:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     async def close(self) -> None:
-        """Close the queue, the repository and the database, each within ``CLOSE_TIMEOUT_S`` (a step that
-        hangs or fails is logged and skipped, so the next one still runs and the caller always returns)."""
+        """Close the queue, the repository and the database, all within about ``CLOSE_TIMEOUT_S`` (a step
+        that hangs or fails is logged and skipped, so the next one still runs and the caller returns)."""
         closers, self._closers = self._closers, []
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
         for close in closers:
             try:
-                await bounded(close(), CLOSE_TIMEOUT_S, what=f"closing the {self.url.backend} storage")
+                await bounded(close(), max(deadline - time.monotonic(), 0.5),
+                              what=f"closing the {self.url.backend} storage")
             except Exception as exc:  # noqa: BLE001 - closing goes on; the process is leaving anyway
                 log.warning("closing the %s storage: %s", self.url.backend, exc)
 

@@ -108,18 +108,20 @@ def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job
 
 def _overall(progress: ProgressCallback, layout: str, index: int, clips: int, layouts: int,
              reel: bool) -> Callable[[str, float, float | None], None]:
-    """Turns one layout's per-clip reports ("clip 2/5", seconds of that clip) into the job's units."""
+    """Turns one layout's per-clip reports ("clip 2/5", seconds of that clip) into the job's units, in the
+    order they happen: the first layout's clips, its reel, then each further layout's clips."""
     units = float(clips * layouts + (1 if reel else 0)) or 1.0
+    start = index * clips + (1 if reel and index > 0 else 0)
 
     def report(stage: str, done: float, total: float | None) -> None:
         share = min(max(done / total, 0.0), 1.0) if total else 0.0
         clip = _CLIP_STAGE.fullmatch(stage)
         if clip is not None:
-            position = index * clips + int(clip.group(1)) - 1 + share
+            position = start + int(clip.group(1)) - 1 + share
         elif stage == "reel":
-            position = clips * layouts + share
+            position = clips + share
         else:
-            position = float(index * clips)
+            position = float(start)
         progress(f"{layout} {stage}", min(position, units), units)
 
     return report

@@ -41,6 +41,9 @@ class HelixSettings:
     timeout_s: float = 20.0
     """Total time one HTTP request may take (s)."""
 
+    def __post_init__(self) -> None:
+        register_secret(self.client_secret)  # masked in every log line and error from now on
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> HelixSettings:
         """Settings from the environment; ``TwitchCredentialsMissing`` names the variables to set."""
@@ -52,7 +55,6 @@ class HelixSettings:
             raise TwitchCredentialsMissing(
                 f"Twitch API credentials are missing: set {' and '.join(missing)} (an application's client id and "
                 "secret from https://dev.twitch.tv/console/apps) to look up streamers, VODs and clips")
-        register_secret(secret)
         return cls(client_id=client_id, client_secret=secret,
                    helix_url=(env.get(ENV_HELIX_URL) or DEFAULT_HELIX_URL).strip(),
                    auth_url=(env.get(ENV_AUTH_URL) or DEFAULT_AUTH_URL).strip(), **options)

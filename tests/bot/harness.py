@@ -89,7 +89,7 @@ class BotHarness:
     async def connect(self) -> None:
         """A new bot: log in (REST), then READY and GUILD_CREATE as the gateway sends them, until ready."""
         self.bot = HighlightsBot(self.storage.queue, self.storage.repo, self.config, guild_ready_timeout=0.05)
-        await self.bot.login("test-token")
+        await self.bot.login(self.config.token or "test-token")
         self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                                 "session_id": "session", "resume_gateway_url": "wss://gateway.invalid",
                                 "application": {"id": str(APP_ID), "flags": 0}})
