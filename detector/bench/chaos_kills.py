@@ -55,8 +55,9 @@ class _Every:
 def _finished(url: str, job_id: int) -> bool:
     job, _ = asyncio.run(job_state(url, job_id))
     return job.status.value not in ("queued", "running")
-ORPHAN_WAIT_S = 5.0
-"""A killed worker's ffmpeg must be gone this soon (the parent-death signal is immediate)."""
+ORPHAN_WAIT_S = 1.0
+"""A killed worker's ffmpeg must be gone this soon: the parent-death signal is immediate, while an orphan
+still works on its file."""
 
 
 @dataclass(frozen=True, slots=True)
