@@ -73,7 +73,7 @@ class HighlightsBot(commands.Bot):
         self.tuner = Tuner(repo, config.tuning, config.retune_every)
         self.poster = Poster(self, queue, repo, self.state, config)
         self.cards = CardTracker(self, queue, repo, self.state, config, on_finished=self.poster.job_finished)
-        self.twitch = TwitchChecks(config.twitch, budget_s=config.twitch_check_s)
+        self.twitch = TwitchChecks(config.twitch, budget_s=config.twitch_check_s, access=config.twitch_access)
         if not self.twitch.enabled:
             log.info("no Twitch API credentials: VODs are queued without checking them, channels are refused")
         self.requests = Requests(queue, repo, self.state, config, self.cards, RateLimiter(), self.twitch)

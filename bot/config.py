@@ -33,6 +33,7 @@ from storage.redact import redacted_repr, register_secret
 from storage.tuning import TuningOptions
 from storage.twitch.errors import TwitchCredentialsMissing
 from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
+from storage.twitch.vod_access import VodAccessSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class BotConfig:
     """Twitch API (Helix) settings; None without credentials: VOD checks skipped, channels refused."""
     twitch_check_s: float = 15.0
     """The most time one command spends asking Helix before it counts as an outage (s)."""
+    twitch_access: VodAccessSettings | None = None
+    """GQL and usher for the subscriber-only check of a VOD (with Helix only); None: not checked."""
 
     def __post_init__(self) -> None:
         register_secret(self.token)  # however the config was made, no log line or error shows the token
@@ -112,6 +115,7 @@ class BotConfig:
             "sync_commands": env.get(ENV_SYNC, "1") not in ("0", "false", "no"),
             "sync_guild_id": int(sync_guild) if sync_guild else None,
             "twitch": twitch,
+            "twitch_access": VodAccessSettings.from_env(env) if twitch is not None else None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -6,8 +6,9 @@ checked references; produces Twitch facts (``TwitchVideo``, ``TwitchUser`` from 
 a ``UserFacingError`` the user can act on. Every question is asked after the interaction was deferred
 and within ``budget_s`` per command. The policy:
 
-- **a VOD the user named** (``vod``): its facts; ``VodUnavailable`` when Twitch has no such video,
-  ``VodStillLive`` when its broadcast is still live. When it cannot be checked — no credentials, or
+- **a VOD the user named** (``vod``): its facts; ``VodUnavailable`` when Twitch has no such video
+  or (with ``access`` settings) serves it to subscribers only and the bot has no token that grants
+  access (``storage.twitch.vod_access``), ``VodStillLive`` when its broadcast is still live. When it cannot be checked — no credentials, or
   Twitch (or our credentials) failing, or slower than the budget — the answer is None and an outage
   is logged as a warning: the job is queued unchecked and the worker fails it clearly if the VOD is
   truly gone. Our outage never blocks a user.
@@ -27,6 +28,7 @@ from typing import TypeVar
 
 from bot.errors import BadVodReference, NotFound, TwitchUnreachable, VodStillLive, VodUnavailable
 from storage.twitch import Helix, HelixSettings, TwitchApiError, TwitchUser, TwitchVideo
+from storage.twitch.vod_access import Access, VodAccessSettings, vod_access
 from storage.twitch_ref import EXAMPLE
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,11 @@ def display(user: TwitchUser) -> str:
 class TwitchChecks:
     """The bot's Twitch questions (see the module docstring); one per bot, ``close()`` with it."""
 
-    def __init__(self, settings: HelixSettings | None, *, budget_s: float = 15.0) -> None:
+    def __init__(self, settings: HelixSettings | None, *, budget_s: float = 15.0,
+                 access: VodAccessSettings | None = None) -> None:
         self.helix = Helix(settings) if settings is not None else None
         self.budget_s = budget_s
+        self.access = access
 
     @property
     def enabled(self) -> bool:
@@ -80,7 +84,26 @@ class TwitchChecks:
                                  "after 7–60 days). Check the link, or ask for another VOD.")
         if await self._recording(helix, video, deadline):
             raise VodStillLive(f"Twitch VOD {video.id} is still live; ask again after the stream ends.")
+        if self.access is not None:
+            await self._watchable(video.id, self.access, deadline)
         return video
+
+    async def _watchable(self, vod_id: str, access: VodAccessSettings, deadline: float) -> None:
+        """``VodUnavailable`` when usher serves the VOD to subscribers only and the bot's token (if any) has no
+        access; nothing when it is watchable or cannot be told (logged)."""
+        try:
+            answer = await self._ask(vod_access(vod_id, access), deadline, f"who may watch VOD {vod_id}",
+                                     "queueing it unchecked")
+        except _Outage:
+            return
+        if answer is Access.SUBSCRIBERS:
+            who = ("the bot's Twitch account has no access to it" if access.oauth_token else
+                   "this bot has no Twitch account to watch it with (an admin can set HIGHLIGHTS_TWITCH_OAUTH_TOKEN)")
+            raise VodUnavailable(f"Twitch VOD {vod_id} is for the channel's subscribers only, and {who}. "
+                                 "Ask for a public VOD.")
+        if answer is Access.GONE:
+            raise VodUnavailable(f"That VOD does not exist or was deleted (Twitch has no playlist for VOD {vod_id}). "
+                                 "Check the link, or ask for another VOD.")
 
     async def newest_vod(self, login: str, *, files_too: bool = False) -> tuple[TwitchUser, TwitchVideo]:
         """The channel ``login`` and its newest finished archive; ``files_too``: local files are on, so

@@ -6,8 +6,9 @@ candidates stored as clips, their rendered files, and the small result dict the 
 naming only a Twitch VOD has its audio and chat replay fetched first and its clips cut from
 downloaded sections (``detector.ingest``); the downloads are removed once the job is done. The
 current vote tuning of the job's guild × streamer is read as it starts and applied under the job's
-own settings. Heavy steps run in threads through ``JobControl.supervise`` so the worker's event loop
-keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
+own settings, and its current adapted chat ranker (``highlights adapt``, the weekly ADAPT job), if
+any, replaces the default ranker; the result says which (``adaptation``). Heavy steps run in threads
+through ``JobControl.supervise`` so the worker's event loop keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from detector.job_control import JobControl
 from detector.job_payload import merge_tuning, request_from_payload, twitch_vod_of
 from storage.artifacts import ArtifactStore
-from storage.records import Clip, Job, Tuning
+from storage.records import Adaptation, Clip, Job, Tuning
 from storage.repo.port import ClipDraft, Repository
 from storage.twitch_ref import vod_url
 
@@ -82,7 +83,12 @@ class DetectJob:
         from detector.pipeline import detect
 
         tuning = await self._tuning(job)
+        adaptation = await self._adaptation(job)
         req = request_from_payload(merge_tuning(job.payload, tuning), self.device)
+        if adaptation is not None:
+            from detector.signals.ranker.model import RankerModel
+
+            req.ranker = RankerModel.from_dict(adaptation.model, f"the adaptation (version {adaptation.version})")
         self.artifacts.ensure_free_space()
         control.report("starting", 0.0)
         await control.confirm_owned()  # "starting" is written (and the lease renewed) before the heavy work
@@ -96,6 +102,8 @@ class DetectJob:
                 fetch_twitch_sources, twitch_id, self.artifacts.job_dir(job.id), want_chat=req.chat is None,
                 progress=progress, abort=control.should_abort))
             req.media, req.chat = sources.audio, req.chat or sources.chat
+            if req.vod_start is None and sources.meta.created_at:  # a wall-clock chat log the job brought
+                req.vod_start = vod_start_of(sources.meta.created_at)
             if req.hybrid is not None:
                 from detector.ingest import fetch_analysis_video, fetch_overview_video
 
@@ -111,7 +119,8 @@ class DetectJob:
             from detector.ingest import flag_muted
 
             result = replace(result, candidates=flag_muted(result.candidates, sources.muted),
-                             meta={**result.meta, "twitch": twitch_meta(sources)})
+                             meta={**result.meta, "twitch": twitch_meta(sources),
+                                   "notes": [*result.meta.get("notes", ()), *sources.notes]})
         control.raise_if_stopped()
         control.report("writing artifacts", span[1])
         self.artifacts.ensure_free_space()
@@ -146,6 +155,10 @@ class DetectJob:
             "device": result.meta.get("device"),
             "artifacts": {fmt: self.artifacts.relative(path) for fmt, path in written.items()},
             "tuning": {"version": tuning.version, "votes_used": tuning.votes_used} if tuning and tuning.params else None,
+            "adaptation": {"version": adaptation.version, "summary": adaptation.summary,
+                           "labels": adaptation.labels_used, "vods": adaptation.vods_used} if adaptation else None,
+            "chat_verdict": result.meta.get("chat_verdict"),
+            **({"notes": list(sources.notes)} if sources is not None and sources.notes else {}),
         }
 
     async def _render(self, job: Job, req: DetectRequest, candidates: Sequence[Candidate], clips: Sequence[Clip],
@@ -192,11 +205,18 @@ class DetectJob:
 
     async def _tuning(self, job: Job) -> Tuning | None:
         """The current vote tuning of the job's guild × streamer (None when the job names neither)."""
-        facts = job.payload.get("vod") if isinstance(job.payload.get("vod"), dict) else {}
-        streamer = facts.get("streamer_id") if facts else None
-        if not job.guild_id or not isinstance(streamer, int):
+        streamer = _streamer_of(job)
+        if not job.guild_id or streamer is None:
             return None
         return await self.repo.current_tuning(job.guild_id, streamer)
+
+    async def _adaptation(self, job: Job) -> Adaptation | None:
+        """The current adapted chat ranker of the job's guild × streamer (None: none, or reset to the default)."""
+        streamer = _streamer_of(job)
+        if not job.guild_id or streamer is None:
+            return None
+        found = await self.repo.current_adaptation(job.guild_id, streamer)
+        return found if found is not None and found.active else None
 
     async def _vod_id(self, payload: dict[str, Any], req: DetectRequest, duration_s: float) -> int | None:
         """The stored VOD the clips belong to: the payload's ``vod`` facts, keyed by the media's path."""
@@ -213,9 +233,26 @@ class DetectJob:
         return vod.id
 
 
+def _streamer_of(job: Job) -> int | None:
+    facts = job.payload.get("vod") if isinstance(job.payload.get("vod"), dict) else {}
+    streamer = facts.get("streamer_id") if facts else None
+    return streamer if isinstance(streamer, int) and not isinstance(streamer, bool) else None
+
+
 def twitch_meta(sources: TwitchSources) -> dict[str, Any]:
     """What the result says about the Twitch VOD the job downloaded."""
     meta = sources.meta
     return {"vod_id": sources.vod_id, "title": meta.title, "channel": meta.owner_login, "length_s": meta.length_s,
             "created_at": meta.created_at, "muted": [list(span) for span in sources.muted],
-            "chat": "replay" if sources.chat else None, "warnings": list(sources.warnings)}
+            "chat": "replay" if sources.chat else ("refused" if sources.chat_refused else None),
+            "chat_refused": sources.chat_refused, "warnings": list(sources.warnings)}
+
+
+def vod_start_of(created_at: str) -> Any:
+    """Twitch's ``createdAt`` (ISO 8601, UTC) as an aware datetime; None when it cannot be read."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None

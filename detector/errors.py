@@ -86,6 +86,18 @@ class DeviceError(DetectorError):
     code = "device_error"
 
 
+class ModelError(DetectorError):
+    """A model is missing, incomplete or cannot be loaded."""
+
+    code = "model_error"
+
+
+class ModelMemoryError(ModelError):
+    """A model ran out of GPU memory while loading or running."""
+
+    code = "model_memory"
+
+
 class DatasetError(DetectorError):
     """A labelled evaluation dataset is missing files or has malformed rows."""
 

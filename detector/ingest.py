@@ -1,20 +1,24 @@
 """Sources stage for queued jobs: a Twitch VOD id → the local files each later stage needs, no more.
 
-Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``TwitchSources``: the whole
-VOD's **audio** (the audio-only rendition — no video segment is requested), its **chat replay**
-(TwitchDownloader JSON, unless the job brought its own chat file), its metadata and **muted** (DMCA)
-spans. During detection, with the hybrid stages on, ``fetch_overview_video`` fetches the whole VOD at
+Consumes a DETECT job's Twitch VOD id and its artifact folder; produces ``TwitchSources``: the VOD's
+**chat replay** (TwitchDownloader JSON, unless the job brought its own chat file), the whole VOD's
+**audio** (the audio-only rendition — no video segment is requested), its metadata and **muted**
+(DMCA) spans. During detection, with the hybrid stages on, ``fetch_overview_video`` fetches the whole VOD at
 160p for the gameplay/talking segmenter and ``fetch_analysis_video`` the candidate windows' picture
 at 360p for the vision model and exact cuts. After detection, ``fetch_render_sections`` downloads only
 the stretches the clips to render cover (with margins) and ``SectionMap`` puts each clip on its
 section's own timeline. Once the job is done, ``discard_downloads`` removes the audio and video (the
-chat replay is kept). Everything goes through ``detector.sources.twitch`` (GQL + usher resolver,
-yt-dlp), whose base URLs come from the environment, so tests and benches point it at a local double.
+chat replay is kept). Everything goes through ``detector.sources.twitch`` (yt-dlp's Twitch extractor
+for resolution, our GQL for muted spans and chat), whose base URLs come from the environment, so tests
+and benches point it at a local double.
 
-A chat replay that cannot be had (Twitch asking for an integrity token, an outage) does not fail the
-job: it is detected from audio alone and the result says why. A VOD that is gone, subscriber-only or
-still recording fails the job for good with that reason; an outage after retries may pass, so it is
-retryable.
+A chat replay Twitch refuses (``ChatRefused``: "failed integrity check", a retired query) does not
+fail the job, and is never a silent downgrade: the job is detected from audio alone and
+``TwitchSources.notes`` says "chat replay refused by Twitch: <reason>; these clips come from audio
+only", which the result and the Discord card show. A VOD that is gone, subscriber-only (without a
+token that grants access) or still recording fails the job for good with that reason; an outage after
+retries — chat's included — may pass, so it is retryable. The chat comes first: it is small, and an
+outage then costs no audio download.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback
 from detector.sources.frames import SectionedVideo
 from detector.sources.twitch import (
-    DownloadError,
+    ChatRefused,
     ResolvedVod,
     Section,
     VodMeta,
@@ -57,17 +61,28 @@ class TwitchSources:
     chat: Path | None
     muted: tuple[tuple[float, float], ...]
     warnings: tuple[str, ...] = ()
+    chat_refused: str | None = None
+    """Twitch's reason when it refused the chat replay (the clips then come from audio only)."""
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What a person must be told about this job's sources (the result and the job card show them)."""
+        return (chat_refused_note(self.chat_refused),) if self.chat_refused else ()
+
+
+def chat_refused_note(reason: str) -> str:
+    return f"chat replay refused by Twitch: {reason}; these clips come from audio only"
 
 
 def fetch_twitch_sources(vod_id: str, folder: Path, *, want_chat: bool = True,
                          progress: ProgressCallback | None = None, abort: AbortCheck | None = None) -> TwitchSources:
-    """Resolve ``vod_id`` and download its audio (and chat replay when ``want_chat``) under ``folder``."""
+    """Resolve ``vod_id`` and download its chat replay (when ``want_chat``) and audio under ``folder``."""
     dest = folder / SOURCE_FOLDER
     resolver = default_resolver(abort=abort)
     vod: ResolvedVod = resolver.resolve(vod_id)
-    audio = fetch_audio(vod.playlist_url, dest, progress=progress, abort=abort)
     chat: Path | None = None
     warnings: list[str] = []
+    refused: str | None = None
     if want_chat:
         try:
             replay = download_chat(vod.vod_id, dest / "chat.json", client=resolver.gql, meta=vod.meta,
@@ -76,13 +91,12 @@ def fetch_twitch_sources(vod_id: str, folder: Path, *, want_chat: bool = True,
                 chat = replay.path
             else:
                 warnings.append("the VOD's chat replay has no messages; detected from the audio alone")
-        except DownloadError as exc:
-            if abort is not None and abort():
-                raise
-            log.warning("VOD %s: no chat replay (%s); detecting from audio alone", vod_id, exc)
-            warnings.append(f"chat replay unavailable ({exc}); detected from the audio alone")
+        except ChatRefused as exc:
+            refused = exc.reason
+            log.warning("VOD %s: %s (%s)", vod_id, chat_refused_note(refused), exc.message)
+    audio = fetch_audio(vod.playlist_url, dest, progress=progress, abort=abort)
     muted = tuple((float(a), float(b)) for a, b in vod.meta.muted)
-    return TwitchSources(vod.vod_id, vod.meta, audio.path, chat, muted, tuple(warnings))
+    return TwitchSources(vod.vod_id, vod.meta, audio.path, chat, muted, tuple(warnings), refused)
 
 
 def muted_seconds(start_s: float, end_s: float, muted: Sequence[tuple[float, float]]) -> float:

@@ -128,7 +128,7 @@ def hybrid_from_payload(payload: dict[str, Any]) -> HybridOptions | None:
     if not all(isinstance(v, bool) for v in flags.values()):
         raise ConfigError("The detect job's hybrid.segments, .vision and .scenes must be true or false.")
     profile = raw.get("profile")
-    from detector.hardware import PROFILES
+    from detector.models.hardware import PROFILES
 
     if profile is not None and profile not in PROFILES:
         raise ConfigError(f"The detect job's hybrid.profile {profile!r} is not a hardware profile.",

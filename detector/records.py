@@ -1,8 +1,9 @@
 """Records passed between detector stages.
 
 Frozen dataclasses with slots: ``sources`` produce ``MediaInfo`` and ``ChatLog``; ``signals``
-produce ``SignalTrack``; ``fusion`` produces ``Candidate`` with its ``Explanation``; the pipeline
-wraps everything in a ``DetectionResult``. All times are seconds on the VOD timeline (the timeline
+produce ``SignalTrack`` (the transcript also ``Word`` timings, which snapping and captions read);
+``fusion`` produces ``Candidate`` with its ``Explanation``; the pipeline wraps everything in a
+``DetectionResult``. All times are seconds on the VOD timeline (the timeline
 chat offsets use), unless a field says otherwise.
 """
 
@@ -66,6 +67,15 @@ class ChatLog:
     @property
     def duration_s(self) -> float:
         return self.messages[-1].offset_s if self.messages else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One spoken word: ``start_s``/``end_s`` in seconds (VOD timeline unless said otherwise)."""
+
+    start_s: float
+    end_s: float
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

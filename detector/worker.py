@@ -2,7 +2,8 @@
 
 Consumes jobs from the ``JobQueue`` port and writes through the ``Repository`` port and an
 ``ArtifactStore``; never touches one backend's internals. DETECT jobs are run by
-``detector.detect_job.DetectJob`` (payload → detection → clips → renders), CLEANUP jobs here. The
+``detector.detect_job.DetectJob`` (payload → detection → clips → renders), ADAPT jobs by
+``detector.adapt_job.AdaptJob`` (viewers' clips and votes → a community's ranker), CLEANUP jobs here. The
 heavy work runs in a thread while the event loop heartbeats every ``heartbeat_s`` of the job's kind
 (``storage.queue.timeouts``), writes progress and watches for a cancel request, a lost lease or a
 shutdown; whatever stops the job reaches it through ``JobControl.should_abort`` (a
@@ -45,7 +46,7 @@ class WorkerOptions:
     """How one worker process behaves (``highlights worker`` options)."""
 
     worker_id: str
-    kinds: tuple[JobKind, ...] = (JobKind.DETECT, JobKind.CLEANUP)
+    kinds: tuple[JobKind, ...] = (JobKind.DETECT, JobKind.CLEANUP, JobKind.ADAPT)
     device: str = "auto"
     """Compute device for jobs that do not name one (``auto``: a GPU when one is visible)."""
     grace_s: float = 30.0
@@ -196,6 +197,8 @@ class Worker:
                 result = await self._detect(job, control)
             elif job.kind is JobKind.CLEANUP:
                 result = await self._cleanup(job, control)
+            elif job.kind is JobKind.ADAPT:
+                result = await self._adapt(job, control)
             else:
                 raise ConfigError(f"This worker has no handler for {job.kind} jobs.")
         except BaseException as exc:
@@ -251,6 +254,11 @@ class Worker:
         from detector.detect_job import DetectJob
 
         return await DetectJob(self.repo, self.artifacts, self.options.device).run(job, control)
+
+    async def _adapt(self, job: Job, control: JobControl) -> dict[str, Any]:
+        from detector.adapt_job import AdaptJob
+
+        return await AdaptJob(self.repo, self.artifacts).run(job, control)
 
     async def _cleanup(self, job: Job, control: JobControl) -> dict[str, Any]:
         days = float(job.payload.get("days", self.options.retention_days))

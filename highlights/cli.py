@@ -18,6 +18,7 @@ from storage.redact import install_log_redaction, redact
 
 def build_parser() -> argparse.ArgumentParser:
     from highlights import (
+        cmd_adapt,
         cmd_bench,
         cmd_bench_render,
         cmd_demo,
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highlights", description="Find the highlights of Twitch VODs.")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
+    for module in (cmd_detect, cmd_demo, cmd_eval, cmd_adapt, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
                    cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips, cmd_doctor):
         module.add_parser(sub)
     return parser

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detector.export import write_outputs
-    from detector.synthetic import make_vod
+    from detector.synthetic.vod import make_vod
     from highlights.cmd_detect import print_table
 
     if not 1.5 <= args.minutes <= 600:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from detector.errors import ConfigError
-from detector.hardware import PROFILES, WHISPER_SIZES
 from detector.hybrid import HybridOptions
+from detector.models.hardware import PROFILES, WHISPER_SIZES
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.model import RankerModel
 from highlights.progress import TerminalProgress
 
 
@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("media", nargs="?", type=Path, help="video or audio file ffmpeg can read")
     p.add_argument("--chat", type=Path, help="chat log (TwitchDownloader/chat-downloader JSON, IRC, text, JSONL; .gz ok)")
     p.add_argument("--lexicon", type=Path, help="learned chat lexicon from `highlights lexicon`")
+    p.add_argument("--ranker", type=Path, help="a community's chat ranker from `highlights adapt --out FILE` "
+                                                 "(default: the shipped one)")
     p.add_argument("--transcript", action="store_true",
                    help="transcribe the best candidates' windows (faster-whisper) and re-rank with what is said")
     p.add_argument("--full-transcript", action="store_true", help="transcribe the whole VOD instead")
@@ -34,7 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--whisper-model", choices=list(WHISPER_SIZES), default=None,
                    help="Whisper size (default: the profile's, stepped down when it does not fit)")
     p.add_argument("--whisper-dir", type=Path, default=None, help="a local Whisper model folder to use")
-    p.add_argument("--vod-start", help="wall-clock VOD start (ISO 8601) for chat logs with wall-clock times")
+    p.add_argument("--vod-start", help="wall-clock VOD start for chat logs with wall-clock times: an ISO 8601 time "
+                                       "(UTC unless it says otherwise for UTC exports), or a JSON file of the VOD "
+                                       "naming its start (TwitchDownloader's chat JSON, `highlights twitch info --json`)")
     add_hybrid_options(p)
     add_common_options(p)
     p.set_defaults(func=run)
@@ -88,11 +92,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     vod_start = None
     if args.vod_start:
-        try:
-            vod_start = datetime.fromisoformat(args.vod_start)
-        except ValueError:
-            raise ConfigError(f"--vod-start {args.vod_start!r} is not an ISO 8601 time.",
-                              hint="Example: --vod-start 2019-10-12T14:00:00") from None
+        from detector.sources.chat.utc_text import read_vod_start
+
+        vod_start = read_vod_start(args.vod_start)
     transcript = None
     if args.transcript or args.full_transcript or args.language or args.keywords or args.whisper_backend \
             or args.whisper_model or args.whisper_dir:
@@ -107,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
                                        model_dir=args.whisper_dir, profile=args.profile)
     req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
                         transcript=transcript, hybrid=hybrid_from(args),
-                        vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)
+                        vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None,
+                        ranker=RankerModel.load(args.ranker) if args.ranker else None)
     return detect_and_write(req, args)
 
 
@@ -136,6 +139,12 @@ def print_table(result) -> None:
     lag_text = f", chat lag {lag:.1f} s ({meta['chat_lag_source']})" if lag is not None else ""
     print(f"{len(result.candidates)} highlights in {hms(meta['duration_s'])} "
           f"[{meta['mode']}{lag_text}, {meta['device']}]")
+    if meta.get("chat_verdict"):
+        print(f"chat: {meta['chat_verdict']}" + ("; ranked by audio alone" if "audio" in meta["mode"] else
+                                                 "; no clips from chat this thin"))
+    ranker = meta.get("chat_ranker") or {}
+    if ranker.get("kind") == "adapted":
+        print(f"chat ranker: {ranker.get('summary', 'adapted')}")
     for c in result.candidates:
         label = f"[{c.explanation.segment}] " if c.explanation.segment else ""
         print(f"{c.rank:>3}. {hms(c.start_s)}–{hms(c.end_s)}  score {c.score:6.2f}  {label}{c.explanation.summary}")

@@ -1,7 +1,7 @@
 """``highlights doctor``: what this machine can run — hardware, profile, Whisper, models, ffmpeg, signals.
 
-Reads the hardware (``detector.hardware``), the Whisper plan (``detector.models``), the vision models
-(``detector.vision_models`` when it is there), ffmpeg and its H.264 encoders (``detector.render.encode``:
+Reads the hardware (``detector.models.hardware``), the Whisper plan (``detector.models``), the vision models
+(``detector.models.vision_models`` when it is there), ffmpeg and its H.264 encoders (``detector.render.encode``:
 listed, and whether a one-frame test encode works) and every signal's availability; prints a readable
 report, or JSON with ``--json``. Exits 0 even when things are missing: it reports, it does not judge.
 """
@@ -48,7 +48,7 @@ def _guarded(fn: Callable[[], Any]) -> Any:
 
 def collect(profile: str | None = None) -> dict[str, Any]:
     """The whole report as plain data (one key per name in :data:`SECTIONS`)."""
-    from detector.hardware import choose_profile, detect_hardware
+    from detector.models.hardware import choose_profile, detect_hardware
 
     facts = detect_hardware()
     choice = _guarded(lambda: choose_profile(facts, profile))
@@ -71,7 +71,12 @@ def collect(profile: str | None = None) -> dict[str, Any]:
 
 
 def _whisper(profile: str, facts: Any) -> dict[str, Any]:
-    from detector.models import bundled_whisper_dir, faster_whisper_missing, plan_whisper, transformers_missing
+    from detector.models.whisper_plan import (
+        bundled_whisper_dir,
+        faster_whisper_missing,
+        plan_whisper,
+        transformers_missing,
+    )
 
     plan = plan_whisper(profile=profile, facts=facts)
     missing = faster_whisper_missing() if plan.backend == "faster-whisper" else transformers_missing()
@@ -84,7 +89,7 @@ def _whisper(profile: str, facts: Any) -> dict[str, Any]:
 
 def _models(prof: Any) -> list[dict[str, Any]]:
     """The profile's models: present or missing, where they go, how to get them."""
-    from detector.models import find_whisper_dir, get_hint, whisper_model_dir
+    from detector.models.whisper_plan import find_whisper_dir, get_hint, whisper_model_dir
 
     backend, size = prof.whisper_backend, prof.whisper_model
     found = find_whisper_dir(backend, size)
@@ -99,7 +104,7 @@ def _models(prof: Any) -> list[dict[str, Any]]:
 
 def _vision_row(role: str, name: str) -> dict[str, Any]:
     try:
-        from detector.vision_catalog import model_path, model_problem
+        from detector.models.vision_catalog import model_path, model_problem
     except ImportError:
         return {"role": role, "name": name, "path": None, "present": False,
                 "problem": "the vision models module is not installed", "get": None}
@@ -127,7 +132,7 @@ def _encoders() -> dict[str, Any]:
 
 
 def _signals(profile: str) -> dict[str, dict[str, Any]]:
-    from detector.signals.base import registry
+    from detector.signals.registry import registry
     from detector.signals.transcript import TranscriptOptions, TranscriptSignal
 
     out: dict[str, dict[str, Any]] = {}
@@ -156,7 +161,7 @@ def _vision_reason(profile: str) -> str | None:
 
 
 def _segments_reason() -> str | None:
-    from detector.render.facecam import face_detection_unavailable
+    from detector.media.faces import face_detection_unavailable
 
     reason = face_detection_unavailable()
     return f"runs without face areas: {reason}" if reason else None

@@ -17,8 +17,15 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from detector.models import ModelError
-from detector.vision_catalog import DEFAULT_PROFILE, MODEL_SPECS, PROFILE_MODELS, model_path, model_problem, models_dir
+from detector.errors import ModelError
+from detector.models.vision_catalog import (
+    DEFAULT_PROFILE,
+    MODEL_SPECS,
+    PROFILE_MODELS,
+    model_path,
+    model_problem,
+    models_dir,
+)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROBE_TIMEOUT_S = 5.0

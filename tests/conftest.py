@@ -1,6 +1,6 @@
 """Shared test fixtures: synthetic media generated once per session, and the error-log guard.
 
-The synthetic samples come from :mod:`detector.synthetic`, so their answers (planted event times,
+The synthetic samples come from :mod:`detector.synthetic.vod`, so their answers (planted event times,
 chat lag) are known exactly. Every test fails when something logs at ERROR or above, unless it is
 marked ``@pytest.mark.allow_error_logs``.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.synthetic import SyntheticVod, make_corrupt_media, make_media_without_audio, make_vod
+from detector.synthetic.vod import SyntheticVod, make_corrupt_media, make_media_without_audio, make_vod
 
 pytest_plugins = ["pytester"]
 

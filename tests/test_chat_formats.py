@@ -401,5 +401,6 @@ def test_formats_lists_every_format_name() -> None:
         "irc-log",
         "bracket-text",
         "plain-text",
+        "twitchdownloader-utc-text",
     }
     assert all(isinstance(v, str) and v for v in FORMATS.values())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from detector.errors import ConfigError
-from detector.hardware import (
+from detector.models.hardware import (
     PROFILE_ENV,
     PROFILES,
     WHISPER_SIZES,
@@ -24,7 +24,7 @@ from detector.hardware import (
     fit_whisper,
     fits,
 )
-from detector.models import WHISPER_BACKEND_ENV, WHISPER_ENV, bundled_whisper_dir, plan_whisper
+from detector.models.whisper_plan import WHISPER_BACKEND_ENV, WHISPER_ENV, bundled_whisper_dir, plan_whisper
 
 RTX3050 = HardwareFacts(api="cuda", gpus=(GpuInfo("NVIDIA GeForce RTX 3050 Laptop GPU", 4.0, 3.6),),
                         cpu_cores=8, ram_gb=16.0, ctranslate2_cuda=1)
@@ -79,7 +79,7 @@ def test_profiles_as_data() -> None:
     assert PROFILES["cpu"].whisper_model in ("tiny", "base")
     for p in PROFILES.values():
         assert p.whisper_model in WHISPER_SIZES
-    from detector.vision_catalog import PROFILE_MODELS
+    from detector.models.vision_catalog import PROFILE_MODELS
 
     for name, want in PROFILE_MODELS.items():  # the vision fields come from the vision catalog
         assert (PROFILES[name].vision_clip, PROFILES[name].vision_captioner) == (want.clip, want.captioner)

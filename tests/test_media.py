@@ -14,7 +14,7 @@ from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path
 from detector.sources.audio_stream import decode_floor_argv, iter_audio_chunks
 from detector.sources.media import parse_probe_output, probe, require_audio
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 
 RATE = 16000
 

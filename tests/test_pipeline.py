@@ -9,7 +9,7 @@ import pytest
 from detector.errors import ChatFormatError, DetectorError, MediaError
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.synthetic import SyntheticVod, make_vod
+from detector.synthetic.vod import SyntheticVod, make_vod
 
 TOLERANCE_S = 2.0
 

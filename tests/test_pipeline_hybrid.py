@@ -12,7 +12,7 @@ import pytest
 from detector.hybrid import HybridOptions
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.synthetic_segments import SegmentedVod, make_segmented_vod
+from detector.synthetic.segments import SegmentedVod, make_segmented_vod
 from tests.vision_fixtures import build_tiny_clip
 
 pytestmark = pytest.mark.timeout(240)

@@ -1,6 +1,6 @@
 """Rendering on synthetic sources with known answers: cuts, sizes, captions, facecam, exports, failures.
 
-Sources come from ``detector.render.testmedia``: scenes change colour at known cuts (4 s, 8 s),
+Sources come from ``detector.synthetic.render_source``: scenes change colour at known cuts (4 s, 8 s),
 keyframes fall on whole seconds, and a drawn face sits in a facecam box at a known place. Renders
 are small (480×270, a few seconds, fast presets) so the file stays quick on two cores.
 """
@@ -18,20 +18,21 @@ import pytest
 
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import run_ffmpeg
-from detector.records import Candidate, Explanation
+from detector.media.faces import detect_faces
+from detector.records import Candidate, Explanation, Word
 from detector.render.audio import measure_integrated
 from detector.render.cache import RenderCache
-from detector.render.captions import CaptionBox, Word
+from detector.render.captions import CaptionBox
 from detector.render.clip import render_clip
 from detector.render.errors import RenderError
-from detector.render.facecam import detect_faces, track_faces
+from detector.render.facecam import track_faces
 from detector.render.otio_out import cut_frames, read_edl_cuts, read_otio_cuts, write_edl_for, write_otio
 from detector.render.plan import ClipPlan, SourceRef
 from detector.render.planner import RenderOptions, plan_clip
 from detector.render.reel import ReelItem, ReelOptions, render_reel
-from detector.render.testmedia import CAM_BACKDROP, SKIN, make_render_source
 from detector.sources.media import probe
-from detector.synthetic import make_corrupt_media
+from detector.synthetic.render_source import CAM_BACKDROP, SKIN, make_render_source
+from detector.synthetic.vod import make_corrupt_media
 
 HAVE_CV2 = importlib.util.find_spec("cv2") is not None
 needs_cv2 = pytest.mark.skipif(not HAVE_CV2, reason="OpenCV (opencv-python-headless) is not installed")

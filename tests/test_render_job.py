@@ -12,7 +12,7 @@ from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.render.job_render import RenderSpec, render_job
 from detector.sources.media import probe
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 
 
 def test_spec_validation() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.render.captions import CaptionBox, Word, captions_ass, clip_words, filter_path, read_words
+from detector.records import Word
+from detector.render.captions import CaptionBox, captions_ass, clip_words, filter_path, read_words
 from detector.render.encode import ENCODER_CHOICES, choose_encoder, encoder_works, listed_encoders, target_video_kbps
 from detector.render.errors import CaptionsFormatError, RenderError
 from detector.render.facecam import FaceTrack, smooth_path
@@ -166,7 +167,7 @@ def test_spans_and_detect_json(tmp_path: Path):
 
 def test_cli_render_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     pytest.importorskip("cv2")
-    from detector.render.testmedia import make_render_source
+    from detector.synthetic.render_source import make_render_source
 
     src = make_render_source(tmp_path / "src", width=320, height=180, fps=25, seconds=8.0, cuts=(3.0,))
     doc = {"clips": [{"rank": 1, "start": 1.0, "end": 3.5, "peak": 2.0, "score": 5.0},

@@ -27,7 +27,7 @@ from detector.signals.scenes import (
 )
 from detector.sources.frames import keyframes
 from detector.sources.media import probe
-from detector.synthetic_cuts import CutVideo, make_cut_video
+from detector.synthetic.cuts import CutVideo, make_cut_video
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import pytest
 from detector.ffmpeg import run_ffmpeg
 from detector.render.bitstream import nal_types, packet_list, parse_stream_params, seek_arg, sps_fields
 from detector.render.clip import render_clip
-from detector.render.errors import RenderError
+from detector.render.errors import RenderError, SmartCutFailed
 from detector.render.plan import ClipPlan, SourceRef
 from detector.render.reel import ReelItem, ReelOptions, render_reel
-from detector.render.smartcut import SmartCutFailed, smart_cut_geometry
 from detector.render.smartcut_check import check_cut_frames, check_timestamps
+from detector.render.smartcut_geometry import smart_cut_geometry
 from detector.sources.media import probe
 
 W, H, FPS, GOP = 480, 270, 30, 45

@@ -16,11 +16,10 @@ from detector.fusion.snap import (
     snap_boundaries,
 )
 from detector.params import Settings
-from detector.records import Candidate, Explanation, MediaInfo
-from detector.render.captions import Word
+from detector.records import Candidate, Explanation, MediaInfo, Word
 from detector.signals.scenes import exact_cuts
 from detector.sources.media import probe
-from detector.synthetic_cuts import CutVideo, Shot, make_cut_video
+from detector.synthetic.cuts import CutVideo, Shot, make_cut_video
 
 NO_SILENCE = np.zeros((0, 2))
 SILENCES = ((6.0, 6.5), (9.0, 9.1), (15.2, 15.7), (21.0, 21.4))

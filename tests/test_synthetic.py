@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.synthetic import SyntheticVod, _audio_chunks, default_events, make_vod
+from detector.synthetic.audio import make_audio_chunks
+from detector.synthetic.vod import SyntheticVod, default_events, make_vod
 
 HYPE = re.compile(r"KEKW|LUL|PogChamp|POGCHAMP|OMEGALUL|CLIP IT|LMAO|\?\?\?\?\?|POGGERS|NO WAY|LETS GOOO|"
                   r"WHAT|OMG|HOLY")
@@ -44,7 +45,7 @@ def test_same_seed_same_vod_other_seed_differs(tmp_path: Path) -> None:
     assert (one.events, one.decoys, one.burst_s) == (two.events, two.decoys, two.burst_s)
     assert one.chat_path.read_bytes() == two.chat_path.read_bytes()
     assert one.events != other.events
-    first = [np.concatenate(list(_audio_chunks(25.0, 8000, [5.0], [3.5], seed))) for seed in (3, 3, 4)]
+    first = [np.concatenate(list(make_audio_chunks(25.0, 8000, [5.0], [3.5], seed))) for seed in (3, 3, 4)]
     assert np.array_equal(first[0], first[1]) and not np.array_equal(first[0], first[2])
     assert len(first[0]) == 25 * 8000 and first[0].dtype == np.float32
 

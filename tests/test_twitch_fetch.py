@@ -1,9 +1,9 @@
 """Twitch ingestion against a local HLS double: audio-only, sections-only, faults, disk, abort.
 
-A synthetic one-minute VOD is cut by ffmpeg's hls muxer into a master playlist with a separate video
-rendition (5 s segments) and audio rendition (~2 s segments), served from 127.0.0.1 by the Twitch
-double (``tests/twitch_double.py``, its plain HLS paths), which counts every request and can answer
-500s or cut a segment short. Nothing leaves the machine.
+A synthetic one-minute VOD is cut by ffmpeg's hls muxer into Twitch's two kinds of rendition —
+``chunked`` (video and audio muxed, 5 s segments) and ``audio_only`` (~2 s segments) — served from
+127.0.0.1 by the Twitch double (``tests/twitch_double.py``, its plain HLS paths), which counts every
+request and can answer 500s or cut a segment short. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def server(hls_root: Path):
 
 def _overlapping(root: Path, rendition: str, lo: float, hi: float) -> set[str]:
     """The segment names of ``rendition`` whose time span overlaps [lo, hi] (from the playlist on disk)."""
-    playlist = parse_media_playlist((root / rendition / "index.m3u8").read_text(), f"http://x/{rendition}/index.m3u8")
+    playlist = parse_media_playlist((root / rendition / "index-dvr.m3u8").read_text(), f"http://x/{rendition}/index-dvr.m3u8")
     return {s.uri.rsplit("/", 1)[1] for s in playlist.segments if s.end_s > lo and s.start_s < hi}
 
 
@@ -56,14 +56,14 @@ def _leftovers(dest: Path, keep: set[str]) -> list[str]:
 def test_audio_only_never_fetches_video(server: TwitchDouble, hls_root: Path, tmp_path: Path) -> None:
     calls: list[tuple[str, float, float | None]] = []
     got = fetch_audio(server.url, tmp_path, options=FAST, progress=lambda *a: calls.append(a))
-    assert server.segments("video") == set()
-    assert not any(p.startswith("/video/") and p.endswith(".ts") for p in server.hits)
-    assert server.segments("audio") == {p.name for p in (hls_root / "audio").glob("*.ts")}
+    assert server.segments("chunked") == set()
+    assert not any(p.startswith("/chunked/") and p.endswith(".ts") for p in server.hits)
+    assert server.segments("audio_only") == {p.name for p in (hls_root / "audio_only").glob("*.ts")}
     assert max(n for p, n in server.hits.items() if p.endswith(".ts")) == 1
     info = probe(got.path)
     assert info.has_audio and not info.has_video
     assert info.duration_s == pytest.approx(60.0, abs=0.5)
-    assert got.segments == len(list((hls_root / "audio").glob("*.ts")))
+    assert got.segments == len(list((hls_root / "audio_only").glob("*.ts")))
     assert calls[-1] == ("download audio", float(got.segments), float(got.segments))
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)
     assert _leftovers(tmp_path, {"audio.m4a"}) == []
@@ -73,9 +73,9 @@ def test_sections_fetch_only_the_requested_ranges(server: TwitchDouble, hls_root
     windows = [(21.0, 23.0), (44.0, 46.0), (45.0, 47.0)]
     sections = fetch_sections(server.url, tmp_path, windows, height=720, margin_s=1.0, options=FAST)
     assert [s.window for s in sections] == [(20.0, 24.0), (43.0, 48.0)]
-    expected_video = _overlapping(hls_root, "video", 20, 24) | _overlapping(hls_root, "video", 43, 48)
-    expected_audio = _overlapping(hls_root, "audio", 20, 24) | _overlapping(hls_root, "audio", 43, 48)
-    assert server.segments("video") == expected_video and server.segments("audio") == expected_audio
+    expected_video = _overlapping(hls_root, "chunked", 20, 24) | _overlapping(hls_root, "chunked", 43, 48)
+    assert server.segments("chunked") == expected_video
+    assert server.segments("audio_only") == set()  # Twitch's video renditions carry their audio
     total = sum(p.stat().st_size for p in hls_root.glob("*/*.ts"))
     assert server.bytes_sent < 0.4 * total
     for section in sections:
@@ -87,28 +87,28 @@ def test_sections_fetch_only_the_requested_ranges(server: TwitchDouble, hls_root
 
 
 def test_a_few_500s_are_retried(server: TwitchDouble, tmp_path: Path) -> None:
-    server.faults["/audio/seg005.ts"] = ["500", "500"]
-    server.faults["/audio/index.m3u8"] = ["500", "500", "500"]  # a whole try fails, then the next one works
+    server.faults["/audio_only/5.ts"] = ["500", "500"]
+    server.faults["/audio_only/index-dvr.m3u8"] = ["500", "500"]  # whole tries fail, then the next one works
     got = fetch_audio(server.url, tmp_path, options=FetchOptions(attempts=3, fragment_retries=2, backoff_s=0.01,
                                                                  reserve_bytes=0))
     assert got.path.is_file()
-    assert server.hits["/audio/seg005.ts"] == 3
+    assert server.hits["/audio_only/5.ts"] == 3
 
 
 @pytest.mark.parametrize("fault", ["500", "truncate"])
 def test_a_segment_that_keeps_failing_ends_in_a_clear_error(server: TwitchDouble, tmp_path: Path, fault: str) -> None:
-    server.always["/audio/seg007.ts"] = fault
+    server.always["/audio_only/7.ts"] = fault
     with pytest.raises(DownloadError, match=r"failed after 2 tries") as err:
         fetch_audio(server.url, tmp_path, options=FAST)
-    assert err.value.code == "download_error" and "audio/index.m3u8" in err.value.message
-    assert server.hits["/audio/seg007.ts"] == 4  # 2 tries × (1 + 1 fragment retry)
+    assert err.value.code == "download_error" and "audio_only/index-dvr.m3u8" in err.value.message
+    assert server.hits["/audio_only/7.ts"] == 4  # 2 tries × (1 + 1 fragment retry)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_truncated_segment_once_is_fetched_again(server: TwitchDouble, tmp_path: Path) -> None:
-    server.faults["/video/seg004.ts"] = ["truncate"]
+    server.faults["/chunked/4.ts"] = ["truncate"]
     sections = fetch_sections(server.url, tmp_path, [(21.0, 23.0)], margin_s=0.0, options=FAST)
-    assert server.hits["/video/seg004.ts"] == 2
+    assert server.hits["/chunked/4.ts"] == 2
     assert probe(sections[0].path).has_video
 
 
@@ -124,7 +124,7 @@ def test_abort_stops_the_download_and_keeps_nothing(server: TwitchDouble, tmp_pa
     with pytest.raises(Cancelled):
         fetch_audio(server.url, tmp_path, options=FAST, progress=lambda s, d, t: seen.append(d),
                     abort=lambda: len(seen) >= 3)
-    assert len(server.segments("audio")) < 10
+    assert len(server.segments("audio_only")) < 10
     assert list(tmp_path.iterdir()) == []
 
 

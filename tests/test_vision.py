@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from vision_fixtures import IMAGE_SIZE, build_tiny_blip, build_tiny_clip
 
-from detector.models import ModelError
+from detector.errors import ModelError
+from detector.models.vision_catalog import CAPTION_MAX_CHARS, LABELS, PROMPTS
+from detector.models.vision_models import VisionModels, clean_caption, run_in_batches
+from detector.models.vision_transform import ImageTransform
 from detector.params import Settings
-from detector.render.testmedia import make_render_source
 from detector.signals.base import HOP_S
 from detector.signals.vision import label_frames, score_windows, unavailable_reason, window_for, with_vision
 from detector.sources.frames import keyframes
 from detector.sources.media import probe
-from detector.vision_catalog import CAPTION_MAX_CHARS, LABELS, PROMPTS
-from detector.vision_models import VisionModels, clean_caption, run_in_batches
-from detector.vision_transform import ImageTransform
+from detector.synthetic.render_source import make_render_source
 from highlights import cmd_models
 
 CLIP_NAME = "clip-vit-base-patch32"

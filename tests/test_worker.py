@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from detector.job_control import install_job_log_records
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
 from highlights.cli import main
 from highlights.cmd_jobs import detect_payload

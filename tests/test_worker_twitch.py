@@ -1,10 +1,12 @@
-"""A DETECT job that names only a Twitch VOD, end to end against the local Twitch double.
+"""A DETECT job that names only a Twitch VOD, end to end against the strict local Twitch double.
 
-The real worker on real SQLite: GQL token → usher → the audio-only rendition and the chat replay are
-downloaded into the job's folder, the detector runs on them, muted spans flag the clips they touch,
-and rendering downloads only the sections its clips need. A VOD that is gone fails for good with its
-reason; a Twitch outage fails retryably; a chat replay that cannot be had leaves an audio-only result
-that says why.
+The real worker on real SQLite: our metadata query → yt-dlp's Twitch extractor (token, usher) → the
+chat replay and the audio-only rendition are downloaded into the job's folder, the detector runs on
+them, muted spans flag the clips they touch, and rendering downloads only the sections its clips
+need. A VOD that is gone or subscriber-only fails for good with its reason, at the job's start; a
+Twitch outage (chat's included) fails retryably; a chat replay Twitch refuses leaves an audio-only
+result whose meta and queue result say "chat replay refused by Twitch: <reason>; these clips come
+from audio only".
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from detector.ffmpeg import run_ffmpeg
-from detector.synthetic import make_vod
+from detector.sources.twitch.endpoints import WEB_CLIENT_ID
+from detector.sources.twitch.playlist import parse_media_playlist
 from detector.worker import Worker, WorkerOptions
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage
 from storage.records import JobKind, JobRequest, JobStatus
 from storage.url import sqlite_url
 from tests.twitch_double import TwitchDouble
-from tests.twitch_vods import DELETED, MUTED, NORMAL, FakeVod, make_comments
+from tests.twitch_vods import DELETED, MUTED, NORMAL, SUB_ONLY, FakeVod, build_hls_vod, make_comments
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -32,17 +34,9 @@ LENGTH_S = 120
 
 @pytest.fixture(scope="module")
 def hls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-minute VOD with planted loud events, as HLS with a video and an audio-only rendition."""
-    work = tmp_path_factory.mktemp("twitch-vod")
-    vod = make_vod(work / "src", minutes=LENGTH_S / 60, chat=False, width=320, height=180, fps=15, seed=3)
-    root = work / "site"
-    root.mkdir()
-    run_ffmpeg(["-loglevel", "error", "-i", str(vod.media_path), "-map", "0:v", "-map", "0:a", "-c", "copy",
-                "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
-                "-hls_segment_filename", str(root / "%v" / "seg%03d.ts"), "-master_pl_name", "master.m3u8",
-                "-var_stream_map", "v:0,agroup:aud,name:video a:0,agroup:aud,name:audio,default:yes",
-                str(root / "%v" / "index.m3u8")], timeout_s=120, what="making the HLS VOD")
-    return root
+    """A 2-minute VOD with planted loud events, as Twitch's renditions (``chunked`` and ``audio_only``)."""
+    return build_hls_vod(tmp_path_factory.mktemp("twitch-vod"), minutes=LENGTH_S / 60, width=320, height=180, fps=15,
+                         seed=3)
 
 
 @pytest.fixture
@@ -51,9 +45,10 @@ def twitch(hls_root: Path, monkeypatch: pytest.MonkeyPatch):
         NORMAL: FakeVod(NORMAL, length_s=LENGTH_S, comments=make_comments(1500, LENGTH_S)),
         MUTED: FakeVod(MUTED, length_s=LENGTH_S, muted=[(0, LENGTH_S // 2)]),
         DELETED: FakeVod(DELETED, deleted=True),
+        SUB_ONLY: FakeVod(SUB_ONLY, length_s=LENGTH_S, subscribers=frozenset({"7001"})),
     }
     with TwitchDouble(hls_root, catalogue) as double:
-        for name, value in double.env().items():
+        for name, value in double.env(fast=True).items():
             monkeypatch.setenv(name, value)
         yield double
 
@@ -78,10 +73,11 @@ async def test_a_twitch_only_job_downloads_audio_and_chat_then_detects(twitch: T
     job, clips, folder = await run_job(tmp_path, payload(NORMAL))
     assert job.status is JobStatus.SUCCEEDED, job.error_message
     assert clips and all(c.vod_id is not None for c in clips)
-    assert twitch.segments("video", NORMAL) == set()  # detection never needs a picture
+    assert twitch.segments("chunked", NORMAL) == set()  # detection never needs a picture
     result = json.loads((folder / "result.json").read_text())
     facts = result["meta"]["twitch"]
     assert facts["vod_id"] == NORMAL and facts["chat"] == "replay" and facts["muted"] == []
+    assert facts["chat_refused"] is None and result["meta"]["notes"] == [] and "notes" not in job.result
     assert result["meta"]["chat_messages"] > 1000 and "audio" in result["meta"]["mode"]
     assert (folder / "source" / "chat.json").is_file()  # kept for reuse
     assert not (folder / "source" / "audio.m4a").exists()  # downloads are removed once the job is done
@@ -102,38 +98,40 @@ async def test_a_deleted_vod_fails_for_good_with_its_reason(twitch: TwitchDouble
     assert "deleted" in (job.error_message or "").lower() and clips == []
 
 
-async def test_a_twitch_outage_is_retried_later(twitch: TwitchDouble, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from detector.sources.twitch import gql
+async def test_a_subscriber_only_vod_without_a_token_fails_for_good_at_the_start(twitch: TwitchDouble,
+                                                                                tmp_path: Path) -> None:
+    job, clips, _ = await run_job(tmp_path, payload(SUB_ONLY))
+    assert job.status is JobStatus.FAILED and job.error_code == "vod_subscriber_only" and job.attempts == 1
+    assert "subscribers only" in (job.error_message or "") and "HIGHLIGHTS_TWITCH_OAUTH_TOKEN" in (job.error_message or "")
+    assert clips == [] and not any(p.endswith(".ts") for p in twitch.hits)
 
-    monkeypatch.setattr(gql, "RetryPolicy", _fast_policy(gql.RetryPolicy))
-    twitch.always["gql:PlaybackAccessToken"] = "500"
+
+@pytest.mark.parametrize("down", ["gql:PlaybackAccessToken", "gql:VideoCommentsByOffsetOrCursor"])
+async def test_a_twitch_outage_is_retried_later(twitch: TwitchDouble, tmp_path: Path, down: str) -> None:
+    twitch.always[down] = "500"
     job, _, _ = await run_job(tmp_path, payload(NORMAL))
-    assert job.status in (JobStatus.QUEUED, JobStatus.FAILED) and job.error_code == "download_error"
+    assert job.error_code == "download_error" and job.status in (JobStatus.QUEUED, JobStatus.FAILED)
     assert job.status is JobStatus.QUEUED or job.attempts == 2  # retryable: queued again (or out of attempts)
 
 
-async def test_no_chat_replay_still_detects_from_audio_and_says_why(twitch: TwitchDouble, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from detector.sources.twitch import gql
-
-    monkeypatch.setattr(gql, "RetryPolicy", _fast_policy(gql.RetryPolicy))
-    twitch.always["gql:VideoCommentsByOffsetOrCursor"] = "gql-fatal"
+@pytest.mark.parametrize("refusal", ["integrity", "retired"])
+async def test_a_refused_chat_replay_leaves_audio_only_clips_that_say_why(twitch: TwitchDouble, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        refusal: str) -> None:
+    if refusal == "integrity":  # a chat client id Twitch checks the integrity of
+        monkeypatch.setenv("HIGHLIGHTS_TWITCH_CLIENT_ID_CHAT", WEB_CLIENT_ID)
+        reason = "failed integrity check"
+    else:
+        twitch.retire("VideoCommentsByOffsetOrCursor")
+        reason = "PersistedQueryNotFound"
     job, clips, folder = await run_job(tmp_path, payload(NORMAL))
     assert job.status is JobStatus.SUCCEEDED, job.error_message
-    facts = json.loads((folder / "result.json").read_text())["meta"]["twitch"]
-    assert facts["chat"] is None and "chat replay unavailable" in facts["warnings"][0]
+    note = f"chat replay refused by Twitch: {reason}; these clips come from audio only"
+    meta = json.loads((folder / "result.json").read_text())["meta"]
+    assert meta["notes"] == [note] and job.result["notes"] == [note]
+    assert meta["twitch"]["chat"] == "refused" and meta["twitch"]["chat_refused"] == reason
+    assert meta["mode"] == "audio" and meta.get("chat_messages") in (None, 0)
     assert not (folder / "source" / "chat.json").exists() and clips
-
-
-def _fast_policy(cls: Any) -> Any:
-    def fast(*args: Any, **kw: Any) -> Any:
-        kw.setdefault("attempts", 2)
-        kw.setdefault("backoff_s", 0.01)
-        kw.setdefault("backoff_max_s", 0.02)
-        kw.setdefault("timeout_s", 5.0)
-        return cls(*args, **kw)
-    return fast
 
 
 async def test_rendering_downloads_only_the_sections_its_clips_need(twitch: TwitchDouble, hls_root: Path,
@@ -148,10 +146,13 @@ async def test_rendering_downloads_only_the_sections_its_clips_need(twitch: Twit
     clip = rendered[0]
     out = probe(folder.parents[1] / clip.files["16:9"])
     assert out.has_video and out.duration_s == pytest.approx(clip.end_s - clip.start_s, abs=0.25)
-    fetched = twitch.segments("video", NORMAL)
-    every = {p.name for p in (hls_root / "video").glob("*.ts")}
+    fetched = twitch.segments("chunked", NORMAL)
+    every = {p.name for p in (hls_root / "chunked").glob("*.ts")}
     assert fetched and fetched < every  # only the stretch around the one clip, never the whole VOD
-    assert len(fetched) <= (clip.end_s - clip.start_s + 2 * 10.0) / 2 + 3  # 2 s segments, 10 s margins
+    playlist = parse_media_playlist((hls_root / "chunked" / "index-dvr.m3u8").read_text(), "http://x/c/index-dvr.m3u8")
+    needed = {s.uri.rsplit("/", 1)[1] for s in playlist.segments
+              if s.end_s > clip.start_s - 10.0 and s.start_s < clip.end_s + 10.0}  # 10 s margins
+    assert fetched == needed
     assert not list((folder / "source").glob("*.mp4"))  # sections removed once the clips exist
 
 

@@ -3,7 +3,7 @@
 Each builder writes a complete Hugging Face model directory — ``config.json``, safetensors weights,
 a ``tokenizer.json`` made here with the ``tokenizers`` library, ``tokenizer_config.json`` and the
 image processor's ``preprocessor_config.json`` — so the tests load them through exactly the code
-path real models take (``detector.vision_models``, ``local_files_only=True``). Weights are random
+path real models take (``detector.models.vision_models``, ``local_files_only=True``). Weights are random
 but seeded, so scores are deterministic; captions are gibberish.
 """
 
@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from detector.vision_catalog import PROMPT_TEXTS
+from detector.models.vision_catalog import PROMPT_TEXTS
 
 IMAGE_SIZE = 32
 """Input side of the tiny vision towers (pixels)."""

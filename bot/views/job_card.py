@@ -116,6 +116,8 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
     if job.status is JobStatus.SUCCEEDED:
         found = clips if clips is not None else len((job.result or {}).get("clips") or [])
         embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
+        if notes := notes_text(job):
+            embed.add_field(name="Note", value=notes, inline=False)
     if job.status is JobStatus.FAILED:
         embed.add_field(name="Error", value=_error_text(job), inline=False)
     chosen = vod_text(job)
@@ -123,8 +125,23 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="VOD", value=chosen, inline=False)
     if tuned_from:
         embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
+    for name, text in result_notes(job):
+        embed.add_field(name=name, value=text, inline=False)
     embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
     return embed
+
+
+def result_notes(job: Job) -> list[tuple[str, str]]:
+    """What the worker's result says about the chat ranker it used (the community's adaptation, e.g.
+    "adapted from 212 viewer clips over 9 VODs") and a chat too thin to rank by."""
+    result = job.result or {}
+    notes = []
+    adaptation = result.get("adaptation")
+    if isinstance(adaptation, dict) and isinstance(adaptation.get("summary"), str):
+        notes.append(("Chat ranker", adaptation["summary"][:200]))
+    if isinstance(result.get("chat_verdict"), str):
+        notes.append(("Chat", result["chat_verdict"][:200]))
+    return notes
 
 
 def card_view(job: Job) -> discord.ui.View | None:
@@ -135,6 +152,15 @@ def card_view(job: Job) -> discord.ui.View | None:
     view.add_item(CancelButton(job.id))
     view.stop()  # dispatched by custom_id (DynamicItem): no per-message copy kept in memory
     return view
+
+
+def notes_text(job: Job) -> str | None:
+    """What the worker says the user must know about a finished job (e.g. "chat replay refused by Twitch:
+    …; these clips come from audio only"), as plain text within a field's 1024 characters."""
+    notes = (job.result or {}).get("notes")
+    if not isinstance(notes, list) or not notes:
+        return None
+    return "\n".join(f"⚠️ {plain(str(n), 400)}" for n in notes[:3])[:1024]
 
 
 def _error_text(job: Job) -> str:

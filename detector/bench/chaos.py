@@ -83,7 +83,7 @@ def run_chaos(targets: Sequence[BenchTarget | Skipped], say: Callable[[str], Non
 
 async def _run(targets: Sequence[BenchTarget | Skipped], say: Callable[[str], None], work: Path, lease_s: float,
                heavy: bool, stop_margin_s: float) -> ChaosReport:
-    from detector.synthetic import make_vod
+    from detector.synthetic.vod import make_vod
     from storage.url import sqlite_url
 
     say("crafted inputs through `highlights detect`, one process each")

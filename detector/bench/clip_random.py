@@ -1,9 +1,9 @@
 """Benchmark input: a random-weight image-text model with a real model's architecture.
 
-Consumes a cache folder and a model name from ``detector.vision_catalog.MODEL_SPECS`` (only
+Consumes a cache folder and a model name from ``detector.models.vision_catalog.MODEL_SPECS`` (only
 ``clip-vit-base-patch32``, the ``cpu`` profile's model, is built here: transformers' ``CLIPConfig()``
 defaults *are* ViT-B/32 with a 224-pixel input); produces a complete model directory under
-``<folder>/<name>`` that ``detector.vision_models`` loads exactly as it loads the downloaded model
+``<folder>/<name>`` that ``detector.models.vision_models`` loads exactly as it loads the downloaded model
 (``config.json``, safetensors weights, a word-level ``tokenizer.json`` over the detector's prompts, the
 tokenizer's config and the image processor's ``preprocessor_config.json``).
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import ConfigError
-from detector.vision_catalog import PROFILE_MODELS, PROMPT_TEXTS
+from detector.models.vision_catalog import PROFILE_MODELS, PROMPT_TEXTS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def random_clip(folder: str | Path, name: str | None = None, *, seed: int = 0) -
     ``name`` defaults to the ``cpu`` profile's image-text model. A folder holding real weights (no
     marker but a complete model) is left as it is and returned.
     """
-    from detector.vision_catalog import model_problem
+    from detector.models.vision_catalog import model_problem
 
     name = name or cpu_clip_name()
     if name not in BUILDABLE:

@@ -6,10 +6,10 @@ bursts. Made in three cheap steps, so an hour takes seconds rather than minutes:
 
 1. **Speech.** A few English sentences (hype and calm) spoken by ``espeak-ng`` when it is on the
    PATH; without it the segment generator's babbling voice stands in (Whisper then hears little).
-2. **A tile.** ``detector.synthetic_segments`` renders up to ``TILE_S`` seconds of stretches
+2. **A tile.** ``detector.synthetic.segments`` renders up to ``TILE_S`` seconds of stretches
    (``TILE_PATTERN``: gameplay with and without commentary, talking to the camera, menus).
 3. **The VOD.** The tile is repeated by stream copy (``-stream_loop``, no re-encoding) and cut to
-   the length; the chat log (``detector.synthetic.make_vod`` with neither audio nor video) is made
+   the length; the chat log (``detector.synthetic.vod.make_vod`` with neither audio nor video) is made
    for the whole length, so its bursts — and the candidates they raise — do not repeat.
 
 Everything stays in the folder with a JSON marker; a later run with the same length, seed and
@@ -106,10 +106,10 @@ def speech_sample(folder: Path, timeout_s: float = 60.0) -> Path | None:
 
 
 def _fingerprint(speech: str) -> str:
-    from detector import synthetic, synthetic_segments
+    from detector.synthetic import audio, chat, segments, vod
 
     h = hashlib.sha1(f"{_VERSION}:{speech}:{TILE_PATTERN}:{SENTENCES}".encode())
-    for module in (synthetic, synthetic_segments):
+    for module in (vod, audio, chat, segments):
         h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 
@@ -136,7 +136,7 @@ def _save(marker: Path, vod: HybridVod, fingerprint: str) -> None:
 
 def _tile(folder: Path, seconds: float, speech: Path | None, seed: int, fingerprint: str) -> Path:
     """The rendered tile (kept, and shared by every length that repeats it)."""
-    from detector.synthetic_segments import make_segmented_vod
+    from detector.synthetic.segments import make_segmented_vod
 
     path = folder / f"tile-{seconds:g}s-s{seed}-{fingerprint}.mp4"
     if path.is_file():
@@ -176,7 +176,7 @@ def hybrid_vod(folder: str | Path, minutes: float, *, seed: int = SEED,
                 "-map", "0", "-c", "copy", str(media)], timeout_s=max(120.0, duration / 10), what="repeating the tile")
     if not media.is_file():  # pragma: no cover - ffmpeg said it succeeded
         raise MediaError(f"{media} was not written.")
-    from detector.synthetic import make_vod
+    from detector.synthetic.vod import make_vod
 
     lag = planted_lag(minutes)
     chat = make_vod(folder, minutes=minutes, video=False, audio=False, chat=True, seed=seed, chat_lag_s=lag,

@@ -1,7 +1,7 @@
 """Benchmark input: a cached synthetic VOD with known answers.
 
 Consumes a length in minutes, a seed and a cache folder; produces a
-:class:`~detector.synthetic.SyntheticVod`: an audio-only ``.m4a`` (AAC, 48 kHz stereo, as Twitch
+:class:`~detector.synthetic.vod.SyntheticVod`: an audio-only ``.m4a`` (AAC, 48 kHz stereo, as Twitch
 serves it) and its chat log with planted chat bursts. Generating an hour takes a while, so the
 files stay in the folder with a small JSON marker holding the planted answers; a later run with the
 same length, seed, chat format and generator source reuses them.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from detector.errors import ConfigError
-from detector.synthetic import SyntheticVod, make_vod
+from detector.synthetic.vod import SyntheticVod, make_vod
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def check_minutes(minutes: float) -> None:
 
 
 def _generator_fingerprint() -> str:
-    from detector import synthetic
+    from detector.synthetic import audio, chat, vod
 
-    source = Path(synthetic.__file__).read_bytes()
+    source = b"".join(Path(module.__file__ or "").read_bytes() for module in (vod, audio, chat))
     return hashlib.sha1(source).hexdigest()[:16]
 
 

@@ -8,8 +8,9 @@ z-score, and the lag used.
 
 from __future__ import annotations
 
+from detector.fusion.aligned import AlignedFeatures
 from detector.fusion.candidates import Span
-from detector.fusion.score import AlignedFeatures, contributions_at
+from detector.fusion.score import contributions_at
 from detector.records import ChatLog, Explanation, SignalTrack
 from detector.signals.chat import describe_window
 

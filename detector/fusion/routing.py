@@ -20,14 +20,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detector.fusion.aligned import AlignedFeatures
 from detector.signals.segments import LABELS, Segments
-
-if TYPE_CHECKING:
-    from detector.fusion.score import AlignedFeatures
 
 ROUTED_TRACKS = ("transcript", "chat", "audio", "vision")
 """Tracks whose weights the ``seg_<label>_<track>`` parameters scale."""

@@ -173,7 +173,7 @@ def silences_from_audio(media: MediaInfo, windows: Sequence[Window], settings: S
 
 def silences_from_words(words: Sequence[object], spans: Sequence[Window], settings: Settings) -> np.ndarray:
     """Gaps between consecutive transcribed words (inside one transcribed span) of at least
-    ``snap_silence_min_s``; ``words`` have ``start_s``/``end_s`` (``detector.render.captions.Word``)."""
+    ``snap_silence_min_s``; ``words`` have ``start_s``/``end_s`` (``detector.records.Word``)."""
     min_s = float(settings["snap_silence_min_s"])
     ordered = sorted(words, key=lambda w: w.start_s)  # type: ignore[attr-defined]
     out = []

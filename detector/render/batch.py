@@ -23,13 +23,13 @@ from typing import Any, Protocol, runtime_checkable
 from detector.errors import Cancelled
 from detector.export.atomic import write_text_atomic
 from detector.export.timefmt import hms
-from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback
+from detector.media.faces import face_detection_unavailable
+from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback, Word
 from detector.render.cache import RenderCache
-from detector.render.captions import Word
 from detector.render.clip import RenderedClip, render_clip
 from detector.render.encode import choose_encoder
 from detector.render.errors import RenderError
-from detector.render.facecam import face_detection_unavailable, track_faces
+from detector.render.facecam import track_faces
 from detector.render.otio_out import editor_fps, write_edl_for, write_otio
 from detector.render.plan import ClipPlan, SourceRef
 from detector.render.planner import RenderOptions, plan_clip, wants_face

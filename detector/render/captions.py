@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detector.records import Word
 from detector.render.errors import CaptionsFormatError
 
 FONT = "DejaVu Sans"
@@ -27,15 +28,6 @@ MAX_GAP_S = 0.8
 """A pause longer than this starts a new caption line."""
 HOLD_S = 0.4
 """How long a line stays up after its last word when nothing follows at once."""
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One spoken word: ``start_s``/``end_s`` in seconds (VOD timeline unless said otherwise)."""
-
-    start_s: float
-    end_s: float
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """Errors of the render stage.
 
 ``RenderError`` covers a plan that cannot be rendered (a cut past the end of the media, an
-unknown or broken encoder, an output that stays over its size limit); ``CaptionsFormatError`` a
-words file that cannot be read. Both are ``DetectorError`` subclasses with a stable ``code``.
-Media problems (missing, corrupt source) stay ``MediaError``; an abort is ``Cancelled``.
+unknown or broken encoder, an output that stays over its size limit); its ``SmartCutFailed`` a
+smart cut that failed a check (the clip is then re-encoded); ``CaptionsFormatError`` a words file
+that cannot be read. All are ``DetectorError`` subclasses with a stable ``code``. Media problems
+(missing, corrupt source) stay ``MediaError``; an abort is ``Cancelled``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ class RenderError(DetectorError):
     """A clip, reel or thumbnail could not be rendered as planned."""
 
     code = "render_error"
+
+
+class SmartCutFailed(RenderError):
+    """A smart-cut output failed one of its checks; the clip is re-encoded instead."""
+
+    code = "smart_cut_failed"
 
 
 class CaptionsFormatError(DetectorError):

@@ -2,69 +2,32 @@
 
 Consumes a media file and a clip span; produces a ``FaceTrack``: the face box (source pixels) at
 each sampled time, chosen frame to frame by nearness to the previous one, with outliers dropped.
-Face detection is OpenCV's bundled Haar cascade (frontal faces), run on grey frames at an analysis
-width; OpenCV is an optional dependency, so without it face tracking is unavailable with a reason
-and the layouts that need a face fall back to a centre crop. :func:`smooth_path` turns the noisy
+Faces are found by ``detector.media.faces`` (OpenCV's bundled Haar cascade) on grey frames at an
+analysis width; OpenCV is an optional dependency, so without it face tracking is unavailable with a
+reason and the layouts that need a face fall back to a centre crop. :func:`smooth_path` turns the noisy
 per-sample centres into a crop path with no jitter (median filter, dead zone, Gaussian smoothing).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from detector.media.faces import detect_faces
 from detector.records import MediaInfo
 from detector.render.frames import analysis_size, sample_frames
 from detector.render.plan import Box
 
 log = logging.getLogger(__name__)
 
-CASCADE = "haarcascade_frontalface_default.xml"
 SAMPLE_FPS = 2.0
 """Frames per second examined for faces (a facecam moves slowly)."""
 ANALYSIS_WIDTH = 640
-MIN_FACE_SHARE = 0.04
-"""Smallest face looked for, as a share of the analysis frame's width."""
 MIN_COVERAGE = 0.4
 """A face counts as present when found in at least this share of the sampled frames."""
-
-
-def face_detection_unavailable() -> str | None:
-    """None when face detection works here, else the reason it does not."""
-    try:
-        _detector()
-    except (ImportError, OSError) as exc:
-        return str(exc)
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _detector() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise ImportError("OpenCV is not installed (pip install 'opencv-python<5')") from None
-    data = getattr(cv2, "data", None)
-    path = os.path.join(data.haarcascades, CASCADE) if data is not None else ""
-    if not path or not os.path.exists(path) or not hasattr(cv2, "CascadeClassifier"):
-        raise OSError(f"this OpenCV ({cv2.__version__}) has no bundled {CASCADE}; use opencv-python<5")
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise OSError(f"OpenCV could not load {path}")
-    return cascade
-
-
-def detect_faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Face boxes ``(x, y, w, h)`` in one grey frame's pixels, largest first."""
-    min_side = max(20, int(gray.shape[1] * MIN_FACE_SHARE))
-    found = _detector().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
-    boxes = [(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in (found if len(found) else [])]
-    return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import ConfigError
-from detector.records import AbortCheck, Candidate, ProgressCallback
+from detector.records import AbortCheck, Candidate, ProgressCallback, Word
 from detector.render.batch import BatchOptions, SectionSource, render_candidates
-from detector.render.captions import Word
 from detector.render.layout import LAYOUT_CHOICES
 from detector.render.planner import RenderOptions
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import MediaError
-from detector.render.captions import Word
+from detector.records import Word
 
 RENDER_VERSION = 2
 """Bump when the same plan would now render differently (filter graph, encoder settings)."""

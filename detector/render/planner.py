@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detector.records import MediaInfo
-from detector.render.captions import Word, clip_words
+from detector.records import MediaInfo, Word
+from detector.render.captions import clip_words
 from detector.render.errors import RenderError
 from detector.render.facecam import FaceTrack
 from detector.render.layout import LAYOUT_CHOICES, choose_layout, geometry

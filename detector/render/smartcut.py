@@ -21,7 +21,6 @@ caller re-encodes the whole clip.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,19 +28,17 @@ from pathlib import Path
 from detector.records import AbortCheck, MediaInfo, ProgressCallback
 from detector.render.audio import Loudness, audio_chain
 from detector.render.bitstream import (
-    StreamParams,
     first_packet_annexb,
-    keyframe_ticks,
     nal_types,
     packet_list,
     reorder_delay,
     seek_arg,
-    stream_params,
 )
-from detector.render.encode import SIZE_MARGIN, audio_args, listed_encoders
-from detector.render.errors import RenderError
+from detector.render.encode import SIZE_MARGIN, audio_args
+from detector.render.errors import SmartCutFailed
 from detector.render.plan import ClipPlan
 from detector.render.runner import run_to_file
+from detector.render.smartcut_geometry import CutGeometry, smart_cut_geometry
 from detector.scratch import scratch_dir
 
 log = logging.getLogger(__name__)
@@ -53,87 +50,12 @@ EDGE_SIZE_FACTOR = 1.5
 """The edges are expected to cost this many times the copied middle's bitrate (they start with an IDR)."""
 
 
-class SmartCutFailed(RenderError):
-    """A smart-cut output failed one of its checks; the clip is re-encoded instead."""
-
-    code = "smart_cut_failed"
-
-
-@dataclass(frozen=True, slots=True)
-class CutGeometry:
-    """Where the three parts of a smart cut lie; times in the source stream's ticks (absolute)."""
-
-    params: StreamParams
-    step: int
-    """Ticks per frame."""
-    k_in: int
-    """The first keyframe at or after the in-point: the middle's first frame."""
-    k_out: int
-    """The last keyframe at or before the out-point: the tail's first frame."""
-    head_frames: int
-    tail_frames: int
-
-    @property
-    def middle_frames(self) -> int:
-        return (self.k_out - self.k_in) // self.step
-
-    @property
-    def total_frames(self) -> int:
-        return self.head_frames + self.middle_frames + self.tail_frames
-
-    @property
-    def first_ticks(self) -> int:
-        return self.k_in - self.head_frames * self.step
-
-    @property
-    def last_ticks(self) -> int:
-        return self.k_out + (self.tail_frames - 1) * self.step
-
-    def seconds(self, frames: int) -> float:
-        return frames * self.step / self.params.tb
-
-
 @dataclass(frozen=True, slots=True)
 class SmartCutResult:
     size_bytes: int
     head_frames: int
     middle_frames: int
     tail_frames: int
-
-
-def smart_cut_geometry(plan: ClipPlan, info: MediaInfo) -> tuple[CutGeometry | None, str]:
-    """The parts of a smart cut of ``plan``, or None and why it does not apply."""
-    if not plan.allow_copy:
-        return None, "stream copy is turned off"
-    if plan.needs_video_filters(info.width, info.height):
-        return None, "the picture needs filtering"
-    if info.video_codec != "h264" or not info.fps:
-        return None, f"the source's video is {info.video_codec or 'unknown'}, not H.264 at a known frame rate"
-    if "libx264" not in listed_encoders():
-        return None, "this ffmpeg has no libx264 to re-encode the edges"
-    params = stream_params(plan.source.path)
-    if params is None or params.interlaced or (params.width, params.height) != (info.width, info.height):
-        return None, "the source's stream parameters are unknown or interlaced"
-    exact = params.tb / info.fps
-    step = round(exact)
-    if step < 1 or abs(exact - step) > 0.005 * step:
-        return None, f"frames do not fall on whole ticks of the {params.tb} Hz time base"
-    keys = keyframe_ticks(plan.source.path, plan.start_s, plan.end_s, params)
-    s_abs = (plan.start_s + params.start_us / 1e6) * params.tb
-    e_abs = (plan.end_s + params.start_us / 1e6) * params.tb
-    inside = [k for k in keys if s_abs - step / 2 <= k <= e_abs + step / 2]
-    if len(inside) < 2:
-        return None, "fewer than two keyframes inside the clip: no whole GOP to copy"
-    k_in, k_out = inside[0], inside[-1]
-    if (k_out - k_in) % step:
-        return None, "the keyframes are not on the frame grid"
-    head = max(0, math.floor((k_in - s_abs) / step + 1e-3))
-    tail = max(0, math.ceil((e_abs - k_out) / step - 1e-3))
-    geo = CutGeometry(params, step, k_in, k_out, head, tail)
-    planned = round(plan.duration_s * info.fps)
-    if abs(geo.total_frames - planned) > 1:
-        return None, f"the parts add up to {geo.total_frames} frames, not the planned {planned}"
-    return geo, ""
 
 
 def _edge_args(geo: CutGeometry, source: str, seek_ticks: int, frames: int, kbps: int) -> list[str]:

@@ -23,8 +23,9 @@ import numpy as np
 from detector.errors import MediaError
 from detector.ffmpeg import run_ffmpeg
 from detector.render.bitstream import StreamParams, packet_list, seek_arg
+from detector.render.errors import SmartCutFailed
 from detector.render.plan import ClipPlan
-from detector.render.smartcut import CutGeometry, SmartCutFailed
+from detector.render.smartcut_geometry import CutGeometry
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.media.faces import detect_faces, face_detection_unavailable
 from detector.render.errors import RenderError
-from detector.render.facecam import detect_faces, face_detection_unavailable
 from detector.render.frames import analysis_size, sample_frames
 from detector.render.runner import discard, run_to_file, temp_path_for
 from detector.sources.media import probe

@@ -1,8 +1,9 @@
-"""The signal plugin base and registry.
+"""The signal plugin base: what every signal is given and what it must produce.
 
 Every signal subclasses :class:`Signal` (``NAME``, ``version``, ``needs``, ``compute()`` returning a
-``SignalTrack``). ``SIGNALS`` maps names to classes; a signal whose optional dependency is missing
-reports itself unavailable with a reason instead of failing at import time.
+``SignalTrack``); ``detector.signals.registry`` lists them by name. A signal whose optional
+dependency is missing reports itself unavailable with a reason instead of failing at import time.
+This module imports no plugin, so every plugin may import it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from detector.compute import ArrayBackend
 from detector.params import Settings
 from detector.records import AbortCheck, ChatLog, MediaInfo, ProgressCallback, SignalTrack
 from detector.signals.chat_learned import TokenWeights
+
+if TYPE_CHECKING:
+    from detector.signals.ranker.model import RankerModel
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ class SignalInputs:
     chat: ChatLog | None = None
     chat_lexicon: TokenWeights | None = None
     """Learned token weights (``highlights lexicon``); adds the chat feature ``learned``."""
+    ranker: RankerModel | None = None
+    """The chat window ranker (a community's adapted model); None: the shipped default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +76,3 @@ class Signal(ABC):
     @abstractmethod
     def compute(self, inputs: SignalInputs, ctx: SignalContext) -> SignalTrack:
         """The signal's track on the common timebase (``HOP_S``) over ``inputs.duration_s``."""
-
-
-def registry() -> dict[str, type[Signal]]:
-    """All known signals by name (importing each plugin module is cheap: heavy imports are lazy)."""
-    from detector.signals.audio import AudioSignal
-    from detector.signals.chat import ChatSignal
-
-    return {cls.NAME: cls for cls in (ChatSignal, AudioSignal)}

@@ -4,11 +4,12 @@ Consumes the media file and the spans to transcribe (the candidate windows the c
 with ``transcript_context_s`` of context; or, with ``full_transcript``, the whole VOD in
 ``FULL_CHUNK_S`` pieces). Each span's audio is decoded by ffmpeg to 16 kHz mono and transcribed with
 word timestamps, language auto-detected unless given, by the Whisper backend the hardware profile
-picks (``detector.models.plan_whisper``): faster-whisper (CTranslate2, with its Silero VAD) or
-transformers (``detector.transcribe_hf``, for ROCm). Both yield the same ``Word`` records, and both
-decode with :class:`DecodeOptions`, tuned so that silence and noise cost little: VAD first, no
-conditioning on previous text, one temperature retry, at most 224 new tokens per 30 s window (the
-reference implementation's limit), and looping (high compression ratio) output dropped.
+picks (``detector.models.whisper_plan.plan_whisper``): faster-whisper (CTranslate2, with its Silero
+VAD) or transformers (``detector.models.transcribe_hf``, for ROCm). Both yield the same ``Word``
+records, and both decode with ``detector.models.whisper_decode.DecodeOptions``, tuned so that silence
+and noise cost little: VAD first, no conditioning on previous text, one temperature retry, at most
+224 new tokens per 30 s window (the reference implementation's limit), and looping (high
+compression ratio) output dropped.
 Produces a ``SignalTrack`` named ``transcript`` on the VOD timeline with one fused feature,
 ``said``: the sum over the kinds of event (see ``transcript_lexicon``: ``exclaim``, ``hype``,
 ``laugh``, ``burst``, ``keyword``) of the events within a ``transcript_smooth_s`` window (at most
@@ -33,8 +34,8 @@ import numpy as np
 
 from detector.errors import Cancelled
 from detector.ffmpeg import run_ffmpeg
-from detector.records import AbortCheck, SignalTrack
-from detector.render.captions import Word
+from detector.models.whisper_decode import DecodeOptions
+from detector.records import AbortCheck, SignalTrack, Word
 from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.transcript_lexicon import FEATURES, Event, find_events
 from detector.spans import merge_spans
@@ -51,43 +52,11 @@ SAID_CAP = 6.0
 QUOTE_WORDS = 24
 """Longest quote, in words."""
 DECODE_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeOptions:
-    """Whisper decoding and VAD settings shared by both backends (defaults tuned for speed on noise)."""
-
-    temperatures: tuple[float, ...] = (0.0, 0.5)
-    """Temperatures tried in turn when a window's output loops or is unlikely. Whisper's own list has
-    six, and noise that the VAD lets through loops at every one of them: each retry costs a full
-    decode, so one retry is kept for real speech and a window that still loops is dropped."""
-    compression_ratio_threshold: float = 2.4
-    """A window whose text compresses better than this is a loop: retried, and dropped if every try loops."""
-    log_prob_threshold: float = -1.0
-    """Mean token log-probability under which a window is retried (or is silence, see below)."""
-    no_speech_threshold: float = 0.6
-    """A window with this no-speech probability and a log-probability under ``log_prob_threshold`` is silence."""
-    max_new_tokens: int = 224
-    """Tokens decoded per 30 s window at most (fast speech needs about 150; a loop would run to 448)."""
-    vad_threshold: float = 0.5
-    """Silero VAD speech probability, 0–1, above which a 32 ms frame is speech."""
-    vad_min_speech_ms: int = 250
-    """Shorter speech runs are dropped (clicks, single syllables of noise), ms."""
-    vad_min_silence_ms: int = 2000
-    """Silence must last this long to end a speech run, ms."""
-    vad_speech_pad_ms: int = 400
-    """Audio kept on each side of a speech run, ms."""
-
-    def vad_parameters(self, max_speech_s: float = math.inf) -> dict[str, Any]:
-        """faster-whisper's ``VadOptions`` fields."""
-        return {"threshold": self.vad_threshold, "min_speech_duration_ms": self.vad_min_speech_ms,
-                "min_silence_duration_ms": self.vad_min_silence_ms, "speech_pad_ms": self.vad_speech_pad_ms,
-                "max_speech_duration_s": max_speech_s}
-
-    def hallucinated(self, compression_ratio: float, no_speech_prob: float, avg_logprob: float) -> bool:
-        """Whether a decoded window is to be dropped: a loop, or silence decoded into words."""
-        silent = no_speech_prob > self.no_speech_threshold and avg_logprob < self.log_prob_threshold
-        return compression_ratio > self.compression_ratio_threshold or silent
+PACK_S = 600.0
+"""Longest stretch of packed span audio (seconds) handed to Whisper at once: memory stays at ~40 MB."""
+PACK_GAP_S = 3.0
+"""Silence after each packed span: more than the VAD's ``vad_min_silence_ms`` plus twice its
+``vad_speech_pad_ms``, so a speech run ends inside it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +80,14 @@ class TranscriptOptions:
     backend: str | None = None
     """``faster-whisper`` or ``transformers``; None: ``$HIGHLIGHTS_WHISPER_BACKEND``, else the profile's."""
     model: str | None = None
-    """A Whisper size (``tiny`` … ``large-v3``, see ``detector.hardware.WHISPER_SIZES``); None: the profile's."""
+    """A Whisper size (``tiny`` … ``large-v3``, see ``detector.models.hardware.WHISPER_SIZES``); None: the profile's."""
     profile: str | None = None
-    """A hardware profile name (``detector.hardware.PROFILES``); None: ``$HIGHLIGHTS_PROFILE``, else detected."""
+    """A hardware profile name (``detector.models.hardware.PROFILES``); None: ``$HIGHLIGHTS_PROFILE``, else detected."""
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     """Decoding and VAD settings."""
 
     def plan_args(self) -> dict[str, Any]:
-        """The arguments of ``detector.models.plan_whisper`` these options ask for."""
+        """The arguments of ``detector.models.whisper_plan.plan_whisper`` these options ask for."""
         return {"backend": self.backend, "model": self.model, "model_dir": self.model_dir,
                 "device": self.device, "profile": self.profile}
 
@@ -149,7 +118,7 @@ class TranscriptSignal(Signal):
     @classmethod
     def unavailable_reason(cls, options: TranscriptOptions | None = None) -> str | None:
         """Why it cannot run: the backend's package missing, or no usable model directory."""
-        from detector.models import whisper_unavailable_reason
+        from detector.models.whisper_plan import whisper_unavailable_reason
 
         return whisper_unavailable_reason(**(options or TranscriptOptions()).plan_args())
 
@@ -190,10 +159,17 @@ def decode_span(path: str, start_s: float, end_s: float) -> np.ndarray:
 def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: TranscriptOptions,
                      ctx: SignalContext) -> list[SpanText]:
     """Words of each span, times on the VOD timeline, sorted and never going back in time. A GPU
-    out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries; on a
-    profile that loads one model at a time the model is released at the end."""
-    from detector.hardware import PROFILES
-    from detector.models import ModelMemoryError, bundled_whisper_dir, load_planned, plan_whisper, release_models
+    out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries. On the
+    CPU, or on a profile that loads one model at a time, the model is released at the end, so the vision
+    model that loads next never shares memory with it.
+
+    Spans are packed (:func:`pack_spans`): their audio, joined by ``PACK_GAP_S`` of silence, goes to
+    Whisper in batches of up to ``PACK_S`` seconds, so its 30 s windows are filled with speech from
+    several candidates instead of padding the end of every span with silence."""
+    from detector.errors import ModelMemoryError
+    from detector.models.hardware import PROFILES
+    from detector.models.whisper_load import load_planned, release_models
+    from detector.models.whisper_plan import bundled_whisper_dir, plan_whisper
 
     plan = plan_whisper(**options.plan_args())
     for text in plan.warnings:
@@ -205,28 +181,71 @@ def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: T
     total = sum(b - a for a, b in spans)
     done = 0.0
     out: list[SpanText] = []
+    try:
+        for batch in pack_spans(spans):
+            _check(ctx.abort)
+            samples = packed_audio(path, batch)
+            while True:
+                try:
+                    words, language = _backend_words(plan, engine, samples, options, ctx.abort)
+                    break
+                except ModelMemoryError as exc:
+                    release_models()
+                    smaller = plan.step_down(str(exc).rstrip("."))
+                    if smaller is None:
+                        raise
+                    plan, engine = load_planned(smaller)
+            del samples
+            name = f"{plan.backend} {plan.model} {plan.device}/{plan.compute_type}"
+            for (a, b), found in zip(batch, split_packed(words, batch)):
+                placed = place_words(found, a, b)
+                out.append(SpanText(a, b, language, tuple(placed), name))
+                done += b - a
+                log.debug("transcribed %.1f–%.1f s: %d words (%s, %s)", a, b, len(placed), language, name)
+            if ctx.progress is not None:
+                ctx.progress("transcribe", done, total)
+    finally:
+        if plan.device == "cpu" or PROFILES[plan.profile].one_model_at_a_time:
+            release_models()
+    return out
+
+
+def pack_spans(spans: Sequence[tuple[float, float]], limit_s: float = PACK_S) -> list[list[tuple[float, float]]]:
+    """Spans in batches whose audio (with a ``PACK_GAP_S`` gap after each span) stays under ``limit_s``
+    (a longer span is a batch of its own), in order."""
+    batches: list[list[tuple[float, float]]] = []
+    used = 0.0
     for a, b in spans:
-        _check(ctx.abort)
+        need = (b - a) + PACK_GAP_S
+        if batches and used + need <= limit_s:
+            batches[-1].append((a, b))
+            used += need
+        else:
+            batches.append([(a, b)])
+            used = need
+    return batches
+
+
+def packed_audio(path: str, batch: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The batch's spans decoded and joined, each followed by ``PACK_GAP_S`` of silence (long enough for
+    the VAD to end a speech run there, so no 30 s window starts or ends inside a join's noise)."""
+    gap = np.zeros(int(round(PACK_GAP_S * RATE)), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    for a, b in batch:
         samples = decode_span(path, a, b)
-        while True:
-            try:
-                words, language = _backend_words(plan, engine, samples, options, ctx.abort)
-                break
-            except ModelMemoryError as exc:
-                release_models()
-                smaller = plan.step_down(str(exc).rstrip("."))
-                if smaller is None:
-                    raise
-                plan, engine = load_planned(smaller)
-        placed = place_words(words, a, b)
-        name = f"{plan.backend} {plan.model} {plan.device}/{plan.compute_type}"
-        out.append(SpanText(a, b, language, tuple(placed), name))
-        done += b - a
-        if ctx.progress is not None:
-            ctx.progress("transcribe", done, total)
-        log.debug("transcribed %.1f–%.1f s: %d words (%s, %s)", a, b, len(placed), language, name)
-    if PROFILES[plan.profile].one_model_at_a_time:  # a small card: make room for the next model
-        release_models()
+        want = int(round((b - a) * RATE))
+        parts += [samples[:want], np.zeros(max(want - len(samples), 0), dtype=np.float32), gap]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def split_packed(words: Sequence[Word], batch: Sequence[tuple[float, float]]) -> list[list[Word]]:
+    """Words timed on the packed audio, handed back to their spans with times from each span's start
+    (a word starting in a gap belongs to the span before it)."""
+    starts = np.cumsum([0.0] + [(b - a) + PACK_GAP_S for a, b in batch[:-1]])
+    out: list[list[Word]] = [[] for _ in batch]
+    for w in words:
+        i = max(int(np.searchsorted(starts, w.start_s, side="right")) - 1, 0)
+        out[i].append(Word(w.start_s - starts[i], w.end_s - starts[i], w.text))
     return out
 
 
@@ -238,7 +257,7 @@ def _check(abort: AbortCheck | None) -> None:
 def _backend_words(plan: Any, engine: Any, samples: np.ndarray, options: TranscriptOptions,
                    abort: AbortCheck | None) -> tuple[list[Word], str]:
     if plan.backend == "transformers":
-        from detector.transcribe_hf import transcribe_hf
+        from detector.models.transcribe_hf import transcribe_hf
 
         model, processor = engine
         return transcribe_hf(model, processor, samples, language=options.language, beam_size=options.beam_size,
@@ -249,7 +268,8 @@ def _backend_words(plan: Any, engine: Any, samples: np.ndarray, options: Transcr
 def faster_whisper_words(model: Any, samples: np.ndarray, options: TranscriptOptions,
                          abort: AbortCheck | None = None) -> tuple[list[Word], str]:
     """Words of 16 kHz mono ``samples`` (times from its start) and the language, by faster-whisper."""
-    from detector.models import ModelMemoryError, is_out_of_memory
+    from detector.errors import ModelMemoryError
+    from detector.models.whisper_load import is_out_of_memory
 
     d = options.decode
     segments, info = model.transcribe(

@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from detector.render.captions import Word
+from detector.records import Word
 
 FEATURES = ("exclaim", "hype", "laugh", "burst", "keyword")
 

@@ -3,7 +3,7 @@
 Consumes the media file, the windows to look at (the best candidates of the cheap first pass), the
 parameters (``vision_frames_per_window``) and a ``VisionModels`` choice. Each window's frames are
 decoded small (``detector.sources.frames.window_frames``), then scored in batches against every
-prompt of ``detector.vision_catalog.PROMPTS`` (softmax over the prompts). Per frame, the log-odds
+prompt of ``detector.models.vision_catalog.PROMPTS`` (softmax over the prompts). Per frame, the log-odds
 of the action prompts against the calm ones is standardised over all frames scored in the call
 (median and MAD, so it reads like the other signals' z-scores, capped at ``±Z_CAP``) and spread over
 the window on the ``HOP_S`` timebase. Produces a ``SignalTrack`` named ``vision`` with one feature,
@@ -27,15 +27,14 @@ from typing import Any, cast
 
 import numpy as np
 
-from detector.errors import Cancelled
-from detector.models import ModelError
+from detector.errors import Cancelled, ModelError
+from detector.models.vision_catalog import LABELS, PROMPT_TEXTS, PROMPTS
+from detector.models.vision_models import VisionModels, captioner_model, clip_model
+from detector.models.vision_transform import ImageTransform
 from detector.params import Settings
 from detector.records import AbortCheck, Candidate, MediaInfo, ProgressCallback, SignalTrack
 from detector.signals.base import HOP_S
 from detector.sources.frames import Frame, window_frames
-from detector.vision_catalog import LABELS, PROMPT_TEXTS, PROMPTS
-from detector.vision_models import VisionModels, captioner_model, clip_model
-from detector.vision_transform import ImageTransform
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,9 @@ TIMEOUTS: dict[JobKind, KindTimeouts] = {
                                backoff_base_s=10.0, backoff_max_s=600.0),
     JobKind.CLEANUP: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
                                   backoff_base_s=60.0, backoff_max_s=600.0),
+    # Downloads the chat replays of a few VODs (minutes each at worst) and fits in seconds.
+    JobKind.ADAPT: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=2 * 3600.0, max_attempts=3,
+                                backoff_base_s=300.0, backoff_max_s=3600.0),
 }
 
 GPU_KINDS = frozenset({JobKind.DETECT})

@@ -15,6 +15,7 @@ PostgreSQL alike):
   counts only in the guild whose job made the clip (``ForeignVote`` otherwise).
 - Tuning: versions 1, 2, 3… per guild × streamer, the highest is current; a rollback appends a new
   version carrying the old parameters, so the history is never rewritten.
+- Adaptation (a community's adapted chat ranker): versioned the same way; a reset appends an empty model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from storage.records import Clip, Streamer, Subscription, Tuning, Vod, Vote
+from storage.records import Adaptation, Clip, Streamer, Subscription, Tuning, Vod, Vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,26 @@ class Repository(Protocol):
     async def rollback_tuning(self, guild_id: str, streamer_id: int, version: int, *,
                               by: str | None = None) -> Tuning:
         """Append a new version with the parameters of ``version``; ``RecordNotFound`` if it never existed."""
+        ...
+
+    # -- adaptation (a community's adapted chat ranker; storage.repo.adaptations) --------------------------
+    async def current_adaptation(self, guild_id: str, streamer_id: int) -> Adaptation | None: ...
+
+    async def adaptation_history(self, guild_id: str, streamer_id: int) -> list[Adaptation]:
+        """Every version, newest first."""
+        ...
+
+    async def new_adaptation(self, guild_id: str, streamer_id: int, model: Mapping[str, Any], *, source: str,
+                             summary: str, labels_used: int = 0, vods_used: int = 0,
+                             by: str | None = None) -> Adaptation: ...
+
+    async def rollback_adaptation(self, guild_id: str, streamer_id: int, version: int, *,
+                                  by: str | None = None) -> Adaptation:
+        """Append a new version with the model of ``version``; ``RecordNotFound`` if it never existed."""
+        ...
+
+    async def reset_adaptation(self, guild_id: str, streamer_id: int, *, by: str | None = None) -> Adaptation:
+        """Append a version with no model: jobs use the shipped default ranker again."""
         ...
 
     async def close(self) -> None: ...

@@ -142,6 +142,22 @@ class Helix:
             tw.get_videos(user_id=str(user_id), video_type=VideoType.ARCHIVE, first=1)))
         return None if found is None else _video(found)
 
+    async def recent_archives(self, user_id: str, limit: int = 10) -> list[TwitchVideo]:
+        """The user's ``limit`` newest past broadcasts (``type=archive``), newest first."""
+        async def ask(tw: Twitch) -> list[TwitchVideo]:
+            found: list[TwitchVideo] = []
+            gen = tw.get_videos(user_id=str(user_id), video_type=VideoType.ARCHIVE, first=min(max(limit, 1), 100))
+            try:
+                async for video in gen:
+                    found.append(_video(video))
+                    if len(found) >= limit:
+                        break
+            finally:
+                await gen.aclose()
+            return found
+
+        return await self._call(f"the recent VODs of user {user_id}", ask)
+
     async def newest_archive_of(self, login: str) -> TwitchVideo | None:
         """The newest past broadcast of the channel ``login``; None when the channel or its VODs do not exist."""
         user = await self.user_by_login(login)

@@ -21,7 +21,7 @@ import pytest
 from detector.bench.chaos_kills import JobSpec, kill_mid_stage
 from detector.bench.chaos_procs import alive, kill_all, wait_gone
 from detector.scratch import sweep
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from highlights.cli import main
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bot.config import BotConfig
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from highlights.cmd_worker import WorkerConfig, configure_worker_logging, serve
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage

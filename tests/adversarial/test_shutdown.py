@@ -22,7 +22,7 @@ import pytest
 from detector.bench.chaos_kills import JobSpec, enqueue
 from detector.bench.chaos_procs import start_worker, wait_for_child, worker_env
 from detector.bench.chaos_stall import sigterm_while_hung
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
 from highlights.cmd_worker import HARD_EXIT_MARGIN_S, SECOND_SIGNAL_EXIT_S
 from storage.artifacts import ArtifactStore

@@ -23,7 +23,7 @@ from bot.vodref import parse_vod
 from detector.bench.chaos_inputs import CraftedInput, try_input
 from detector.errors import ChatFormatError
 from detector.sources.chat import parse_chat_bytes
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
 from highlights.cli import main
 from highlights.cmd_jobs import detect_payload

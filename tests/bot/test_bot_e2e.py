@@ -19,7 +19,7 @@ import pytest
 from bot.app import main, run
 from bot.config import BotConfig
 from detector.job_payload import merge_tuning
-from detector.synthetic import SyntheticVod
+from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
 from storage.clock import utcnow
 from storage.queue.timeouts import KindTimeouts

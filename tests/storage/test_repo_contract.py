@@ -202,3 +202,33 @@ async def test_tuning_history_and_rollback(backend: Backend) -> None:
         await bot.repo.rollback_tuning("g1", streamer.id, 99)
     with pytest.raises(RecordNotFound):
         await bot.repo.new_tuning_version("g1", 10**9, {"x": 1.0}, reason="no such streamer")
+
+
+async def test_adaptation_history_rollback_and_reset(backend: Backend) -> None:
+    bot, other = await backend.connect(), await backend.connect()
+    streamer = await bot.repo.upsert_streamer("adapted")
+    assert await bot.repo.current_adaptation("g1", streamer.id) is None
+    assert await bot.repo.adaptation_history("g1", streamer.id) == []
+    model = {"format": "highlights-ranker/1", "features": [{"name": "rate_now", "coef": 0.2}], "lexicon": {"weights": {"gg": 1.5}},
+             "meta": {"kind": "adapted", "summary": "adapted from 212 viewer clips over 9 VODs"}}
+    v1 = await bot.repo.new_adaptation("g1", streamer.id, model, source="viewer clips",
+                                       summary="adapted from 212 viewer clips over 9 VODs", labels_used=212, vods_used=9)
+    assert (v1.version, v1.model, v1.labels_used, v1.vods_used, v1.source, v1.active) == (1, model, 212, 9, "viewer clips", True)
+    # Tuning versions of the same pair are a separate history.
+    await other.repo.new_tuning_version("g1", streamer.id, {"threshold": 0.7}, reason="votes")
+    v2 = await other.repo.new_adaptation("g1", streamer.id, {**model, "intercept": -1.0}, source="votes",
+                                         summary="adapted from 30 votes over 2 VODs", labels_used=30, vods_used=2, by="admin")
+    assert v2.version == 2 and v2.created_by == "admin" and v2.created_at >= v1.created_at
+    assert await bot.repo.current_adaptation("g1", streamer.id) == v2
+
+    back = await bot.repo.rollback_adaptation("g1", streamer.id, 1, by="admin2")
+    assert (back.version, back.model, back.labels_used, back.vods_used) == (3, model, 212, 9)
+    assert "rollback" in back.source and "1" in back.source and back.created_by == "admin2"
+    reset = await other.repo.reset_adaptation("g1", streamer.id, by="admin")
+    assert (reset.version, reset.model, reset.active, reset.source) == (4, {}, False, "reset")
+    assert [a.version for a in await bot.repo.adaptation_history("g1", streamer.id)] == [4, 3, 2, 1]
+    assert await bot.repo.current_adaptation("g2", streamer.id) is None
+    with pytest.raises(RecordNotFound):
+        await bot.repo.rollback_adaptation("g1", streamer.id, 99)
+    with pytest.raises(RecordNotFound):
+        await bot.repo.new_adaptation("g1", 10**9, model, source="votes", summary="no such streamer")

@@ -9,7 +9,9 @@ read transparently) and return a ``ChatLog`` sorted by offset. ``FORMATS`` maps 
 - ``jsonl``: one ``{"offset", "message", "author"}`` object per line;
 - ``irc-log``: IRC/Chatty logs with wall-clock times (converted with ``vod_start``);
 - ``bracket-text``: ``[H:MM:SS] user: msg`` with VOD offsets (TwitchDownloader's text export);
-- ``plain-text``: ``H:MM:SS msg`` lines.
+- ``plain-text``: ``H:MM:SS msg`` lines;
+- ``twitchdownloader-utc-text``: ``[YYYY-MM-DD HH:MM:SS UTC] name: msg`` (TwitchDownloader's text export
+  with UTC times, converted with ``vod_start``; ``utc_text.read_vod_start`` reads ``--vod-start``).
 
 How ``[..:..:..]`` times are told apart (wall clock or offsets) is documented in
 ``detector.sources.chat.text_logs``. Anything unreadable raises ``ChatFormatError``; small

@@ -16,6 +16,7 @@ JSONL = "jsonl"
 IRC_LOG = "irc-log"
 BRACKET_TEXT = "bracket-text"
 PLAIN_TEXT = "plain-text"
+TWITCHDOWNLOADER_UTC_TEXT = "twitchdownloader-utc-text"
 
 FORMATS: Mapping[str, str] = MappingProxyType(
     {
@@ -29,6 +30,8 @@ FORMATS: Mapping[str, str] = MappingProxyType(
         '"[YYYY-MM-DD HH:MM:SS] <user> msg"',
         BRACKET_TEXT: 'text with VOD offsets: "[H:MM:SS] user: msg" or "[H:MM:SS] <badge/1>user: msg"',
         PLAIN_TEXT: '"H:MM:SS msg" or "MM:SS msg" lines (VOD offsets, no author)',
+        TWITCHDOWNLOADER_UTC_TEXT: 'TwitchDownloader text with UTC times: "[2024-05-01 12:00:05 UTC] name: msg" '
+        "(offsets from --vod-start)",
     }
 )
 

@@ -19,6 +19,7 @@ from detector.records import ChatLog
 from detector.sources.chat.decode import decode_text, inflate_if_gzip, read_capped
 from detector.sources.chat.json_logs import parse_json_log
 from detector.sources.chat.text_logs import looks_like_bracket_line, parse_text_log
+from detector.sources.chat.utc_text import looks_like_utc_text, parse_utc_text
 from detector.sources.input_files import describe, file_problem
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,9 @@ def _parse_held(held: list[bytes], name: str, vod_start: datetime | None) -> Cha
     if first is None:
         raise ChatFormatError("the chat log has no messages: the file is empty or blank", path=name)
     opener = text[first.start()]
-    if opener == "{" or (opener == "[" and not looks_like_bracket_line(_line_at(text, first.start()))):
+    if looks_like_utc_text(_line_at(text, first.start())):  # TwitchDownloader's text export with UTC times
+        chat = parse_utc_text(text, name, vod_start)
+    elif opener == "{" or (opener == "[" and not looks_like_bracket_line(_line_at(text, first.start()))):
         try:
             chat = parse_json_log(text, name, vod_start)
         except ChatFormatError as json_error:

@@ -2,7 +2,8 @@
 
 Consumes a VOD id (and its ``VodMeta`` when the caller already has it); pages through Twitch's
 ``VideoCommentsByOffsetOrCursor`` (offset 0 first, then each page's last cursor until
-``hasNextPage`` is false) through ``GqlClient`` (retries, 429 backoff); produces one file in
+``hasNextPage`` is false) through ``GqlClient`` (retries, 429 backoff; the chat client id, since
+Twitch refuses cursor pages to the web player's id); produces one file in
 TwitchDownloader's JSON format (``FileInfo``, ``streamer``, ``video``, ``comments`` with commenter
 display names and logins, message body, fragments with emoticons, user badges and colour), so people
 can reuse it and ``detector.sources.chat.load_chat`` reads it back. A page whose next cursor was
@@ -10,7 +11,9 @@ already seen (Twitch sometimes answers the same page again) is asked for again w
 the last try the download fails with a clear ``DownloadError``. Comments are streamed to a hidden
 temporary file beside the destination and renamed into place only when complete, so a failed or
 cancelled download never leaves a file under the final name. Progress is the VOD offset reached
-(s) of the VOD's length; ``abort`` is polled before each page and during waits.
+(s) of the VOD's length; ``abort`` is polled before each page and during waits. When Twitch refuses
+a page (GQL ``errors`` such as "failed integrity check") the download ends in ``ChatRefused``, with
+Twitch's reason; an outage that outlasts the retries ends in a (retryable) ``DownloadError``.
 
 A chat file the user supplies instead (TwitchDownloader JSON, chat-downloader, IRC logs, ...) does
 not pass through here: it goes to ``detector.sources.chat.load_chat(path)`` untouched.
@@ -129,8 +132,8 @@ def download_chat(vod_id: str, out: Path, *, client: GqlClient | None = None, me
     """Download the whole chat replay of VOD ``vod_id`` into ``out`` (TwitchDownloader JSON)."""
     if client is None:
         client = GqlClient.from_env(abort=abort)
-    elif client.abort is None and abort is not None:
-        client = GqlClient(client.url, client.client_id, policy=client.policy, abort=abort)
+    else:
+        client = client.with_abort(abort)
     check_abort(abort)
     meta = meta or client.require_video(vod_id)
     total = meta.length_s or None

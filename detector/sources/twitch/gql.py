@@ -1,49 +1,48 @@
-"""Sources stage, Twitch ingestion: a small client for Twitch's GQL endpoint (the one its web player uses).
+"""Sources stage, Twitch ingestion: our own requests to Twitch's GQL, only where yt-dlp gives nothing.
 
-Consumes a VOD id; produces what the rest of ingestion needs from Twitch GQL: the VOD's playback
-access token (``PlaybackAccessToken``, persisted query, ``isVod``/``vodID``), its metadata with the
-muted (DMCA) segments (``VodMeta``, from a plain query of ``video(id)`` and its
-``muteInfo.mutedSegmentConnection``), and pages of its chat replay (``VideoCommentsByOffsetOrCursor``,
-persisted query: ``contentOffsetSeconds`` for the first page, then ``cursor``). Requests are JSON
-POSTs to ``HIGHLIGHTS_TWITCH_GQL_URL`` with the ``Client-ID`` header
-(``HIGHLIGHTS_TWITCH_GQL_CLIENT_ID``, default: Twitch's public web client id), retried through
-``transport`` (5xx, timeouts, cut connections, 429 ``Retry-After``). A GQL ``errors`` array becomes
-a ``DownloadError`` naming the operation (Twitch's own "service error"/"timeout" ones are retried
-first). A VOD that does not exist is ``video: null``: ``video()`` returns None, the others raise.
+yt-dlp's Twitch extractor owns resolution (metadata, playback token, usher; ``ytdlp_twitch``). Two
+things it does not give are asked here: a VOD's **muted (DMCA) spans** and status, by a full-text
+query of ``video(id:)`` with ``muteInfo.mutedSegmentConnection`` (the web client id, as TwitchDownloader's
+``GetVideoInfo`` sends its full-text video query), and its **chat replay**, page by page, with
+``VideoCommentsByOffsetOrCursor`` (``contentOffsetSeconds`` for the first page, then ``cursor``). Chat
+stays a persisted query with the hash TwitchDownloader's ``ChatDownloader.cs`` sends today: Twitch
+gives comments to no full-text query a client can send, and it checks integrity per client id, so
+chat uses the Android app's id (``TwitchEndpoints.chat_client_id``). Each operation has its own client
+id and environment variable (``endpoints``).
+
+Requests are JSON POSTs retried through ``transport`` (5xx, timeouts, cut connections, 429
+``Retry-After``; Twitch's own "service error"/"timeout" GQL errors too). Any other GQL ``errors``
+array is a ``GqlError`` naming the operation and Twitch's messages — for chat a ``ChatRefused``,
+which ingestion turns into an audio-only result that says so. A VOD that does not exist is
+``video: null``: ``video()`` returns None, the others raise ``VodUnavailable``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from detector.records import AbortCheck
-from detector.sources.twitch.errors import DownloadError, TransientDownload
+from detector.sources.twitch.endpoints import (
+    CHAT_CLIENT_ID_ENV,
+    METADATA_CLIENT_ID_ENV,
+    TwitchEndpoints,
+)
+from detector.sources.twitch.errors import ChatRefused, DownloadError, GqlError, TransientDownload, VodUnavailable
 from detector.sources.twitch.playlist import merge_windows
 from detector.sources.twitch.transport import RetryPolicy, http_once, with_retries
 
 T = TypeVar("T")
 
-GQL_URL_ENV = "HIGHLIGHTS_TWITCH_GQL_URL"
-CLIENT_ID_ENV = "HIGHLIGHTS_TWITCH_GQL_CLIENT_ID"
-DEFAULT_GQL_URL = "https://gql.twitch.tv/gql"
-WEB_CLIENT_ID = "kimne78kx3ncx6brgo4mv6wki5h1ko"
-"""The client id twitch.tv's own web player sends (public; no secret)."""
-
-PLAYBACK_ACCESS_TOKEN = "PlaybackAccessToken"
-PLAYBACK_ACCESS_TOKEN_HASH = "0828119ded1c13477966434e15800ff57ddacf13ba1911c129dc2200705b0712"
 VIDEO_COMMENTS = "VideoCommentsByOffsetOrCursor"
 VIDEO_COMMENTS_HASH = "b70a3591ff0f4e0313d126c6a1502d79a1c02baebb288227c582044aa76adf6a"
-VOD_META = "HighlightsVodMeta"
-VOD_META_QUERY = (
-    "query HighlightsVodMeta($id: ID!) { video(id: $id) { id title description status lengthSeconds createdAt "
-    "broadcastType viewCount game { name displayName } owner { id login displayName } "
-    "muteInfo { mutedSegmentConnection { nodes { offset duration } } } } }"
-)
+"""The persisted query TwitchDownloader's ChatDownloader.cs sends (checked 2026-08)."""
+VOD_META_FIELDS = ("id title description status lengthSeconds createdAt broadcastType viewCount "
+                   "game { name displayName } owner { id login displayName } "
+                   "muteInfo { mutedSegmentConnection { nodes { offset duration } } }")
 TRANSIENT_GQL_ERRORS = ("service error", "service timeout", "service unavailable", "timeout", "internal server error")
 """GQL error messages (lower case) that Twitch answers under load; they are retried like a 5xx."""
 
@@ -82,14 +81,6 @@ class VodMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class PlaybackToken:
-    """A VOD's playback access token: usher wants ``value`` as ``token`` and ``signature`` as ``sig``."""
-
-    value: str
-    signature: str
-
-
-@dataclass(frozen=True, slots=True)
 class CommentPage:
     """One page of chat replay: GQL comment nodes in offset order and where the next page starts."""
 
@@ -109,32 +100,40 @@ def _dig(obj: Any, *keys: str) -> Any:
 
 
 class GqlClient:
-    """Posts GQL operations to Twitch; one instance per job is fine (it holds no connection)."""
+    """Posts our GQL operations to Twitch; one instance per job is fine (it holds no connection)."""
 
-    def __init__(self, url: str = DEFAULT_GQL_URL, client_id: str = WEB_CLIENT_ID, *,
-                 policy: RetryPolicy | None = None, abort: AbortCheck | None = None) -> None:
-        self.url, self.client_id = url, client_id
-        self.policy = policy or RetryPolicy()
+    def __init__(self, endpoints: TwitchEndpoints | None = None, *, abort: AbortCheck | None = None) -> None:
+        self.endpoints = endpoints or TwitchEndpoints()
         self.abort = abort
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.endpoints.policy
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, policy: RetryPolicy | None = None,
                  abort: AbortCheck | None = None) -> GqlClient:
-        env = os.environ if env is None else env
-        return cls(env.get(GQL_URL_ENV) or DEFAULT_GQL_URL, env.get(CLIENT_ID_ENV) or WEB_CLIENT_ID,
-                   policy=policy, abort=abort)
+        endpoints = TwitchEndpoints.from_env(env)
+        return cls(replace(endpoints, policy=policy) if policy is not None else endpoints, abort=abort)
 
-    def post(self, what: str, payload: dict[str, Any], parse: Callable[[dict[str, Any]], T]) -> T:
-        """POST ``payload``; ``parse(data)`` runs inside each try (it may raise ``TransientDownload``)."""
+    def with_abort(self, abort: AbortCheck | None) -> GqlClient:
+        return self if abort is None or self.abort is not None else GqlClient(self.endpoints, abort=abort)
+
+    def post(self, what: str, payload: dict[str, Any], parse: Callable[[dict[str, Any]], T], *, client_id: str,
+             client_id_env: str, refused: type[GqlError] = GqlError) -> T:
+        """POST ``payload`` with ``client_id``; ``parse(data)`` runs inside each try (it may raise
+        ``TransientDownload``). Twitch's non-transient ``errors`` raise ``refused``."""
         body = json.dumps(payload).encode()
-        headers = {"Client-ID": self.client_id, "Content-Type": "application/json"}
+        headers = {"Client-ID": client_id, "Content-Type": "application/json"}
 
         def step() -> T:
-            answer = http_once(self.url, data=body, headers=headers, timeout_s=self.policy.timeout_s, what=what)
+            answer = http_once(self.endpoints.gql_url, data=body, headers=headers, timeout_s=self.policy.timeout_s,
+                               what=what)
             if answer.status != 200:
-                hint = "Check HIGHLIGHTS_TWITCH_GQL_CLIENT_ID." if answer.status in (400, 401) else None
-                raise DownloadError(f"{what}: Twitch GQL answered HTTP {answer.status}: {answer.text()[:200]}",
-                                    hint=hint)
+                reason = _http_reason(answer.body) or answer.text()[:200]
+                raise refused(f"{what}: Twitch GQL answered HTTP {answer.status}: {reason}", reasons=(reason,),
+                              hint=f"Check {client_id_env} (unset it for the default)." if answer.status in (400, 401)
+                              else None)
             try:
                 doc = json.loads(answer.body)
             except ValueError:
@@ -145,53 +144,32 @@ class GqlClient:
                 raise TransientDownload(f"{what}: Twitch GQL answered an empty or malformed document")
             errors = doc.get("errors")
             if errors:
-                messages = [str(_dig(e, "message") or e) for e in errors] if isinstance(errors, list) else [str(errors)]
+                messages = tuple(str(_dig(e, "message") or e) for e in errors) if isinstance(errors, list) \
+                    else (str(errors),)
                 text = "; ".join(messages)[:300]
                 if any(m.strip().lower() in TRANSIENT_GQL_ERRORS for m in messages):
                     raise TransientDownload(f"{what}: Twitch GQL error: {text}")
-                hint = ("Twitch wants a client-integrity token from this client id; set "
-                        f"{CLIENT_ID_ENV} to one it does not ask that of." if "integrity" in text.lower()
-                        else "Twitch may have changed this operation; update the client.")
-                raise DownloadError(f"{what}: Twitch GQL error: {text}", hint=hint)
+                raise refused(f"{what}: Twitch GQL error: {text}", reasons=messages, hint=_hint(text, client_id_env))
             data = doc.get("data")
             if not isinstance(data, dict):
-                raise DownloadError(f"{what}: Twitch GQL answered without data.")
+                raise refused(f"{what}: Twitch GQL answered without data.", reasons=("no data",))
             return parse(data)
 
         return with_retries(what, step, self.policy, self.abort)
 
-    def playback_token(self, vod_id: str) -> PlaybackToken:
-        """The playback access token of VOD ``vod_id`` (``DownloadError`` when Twitch has none)."""
-        payload = {
-            "operationName": PLAYBACK_ACCESS_TOKEN,
-            "variables": {"isLive": False, "login": "", "isVod": True, "vodID": vod_id, "playerType": "embed"},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": PLAYBACK_ACCESS_TOKEN_HASH}},
-        }
-
-        def parse(data: dict[str, Any]) -> PlaybackToken:
-            token = data.get("videoPlaybackAccessToken")
-            if token is None:
-                raise DownloadError(f"Twitch has no VOD {vod_id} (no playback token): it was deleted, has expired "
-                                    "or never existed.", hint="Check the VOD link.")
-            value, signature = _dig(token, "value"), _dig(token, "signature")
-            if not isinstance(value, str) or not isinstance(signature, str):
-                raise DownloadError(f"The playback token of VOD {vod_id} lacks its value or signature.")
-            return PlaybackToken(value, signature)
-
-        return self.post(f"Twitch GQL {PLAYBACK_ACCESS_TOKEN} (VOD {vod_id})", payload, parse)
-
     def video(self, vod_id: str) -> VodMeta | None:
         """VOD ``vod_id``'s metadata with its muted spans; None when Twitch says it does not exist."""
-        payload = {"operationName": VOD_META, "query": VOD_META_QUERY, "variables": {"id": vod_id}}
+        payload = {"query": f'query{{video(id:"{_digits(vod_id)}"){{{VOD_META_FIELDS}}}}}', "variables": {}}
         return self.post(f"Twitch GQL video metadata (VOD {vod_id})", payload,
-                         lambda data: _vod_meta(vod_id, data.get("video")))
+                         lambda data: _vod_meta(vod_id, data.get("video")),
+                         client_id=self.endpoints.metadata_client_id, client_id_env=METADATA_CLIENT_ID_ENV)
 
     def require_video(self, vod_id: str) -> VodMeta:
-        """``video()``, but a missing VOD is a ``DownloadError``."""
+        """``video()``, but a missing VOD is ``VodUnavailable`` (deleted, expired or never existed: for good)."""
         meta = self.video(vod_id)
         if meta is None:
-            raise DownloadError(f"Twitch has no VOD {vod_id}: it was deleted, has expired or never existed.",
-                                hint="Check the VOD link.")
+            raise VodUnavailable(f"Twitch has no VOD {vod_id}: it was deleted, has expired or never existed.",
+                                 hint="Check the VOD link.")
         return meta
 
     def comments_page(self, vod_id: str, *, offset_s: int | None = None, cursor: str | None = None) -> CommentPage:
@@ -205,7 +183,34 @@ class GqlClient:
                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": VIDEO_COMMENTS_HASH}}}
         where = f"cursor {cursor[:24]}…" if cursor else f"offset {int(offset_s or 0)} s"
         return self.post(f"Twitch GQL {VIDEO_COMMENTS} (VOD {vod_id}, {where})", payload,
-                         lambda data: _comment_page(vod_id, data.get("video")))
+                         lambda data: _comment_page(vod_id, data.get("video")),
+                         client_id=self.endpoints.chat_client_id, client_id_env=CHAT_CLIENT_ID_ENV,
+                         refused=ChatRefused)
+
+
+def _digits(vod_id: str) -> str:
+    text = str(vod_id)
+    if not text.isdigit():
+        raise DownloadError(f"{vod_id!r} is not a Twitch VOD id.")
+    return text
+
+
+def _http_reason(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    return str(doc.get("message") or doc.get("error") or "") if isinstance(doc, dict) else ""
+
+
+def _hint(text: str, client_id_env: str) -> str:
+    lowered = text.lower()
+    if "integrity" in lowered:
+        return (f"Twitch wants a client-integrity token from this client id; set {client_id_env} to one it does "
+                "not ask that of (see `highlights twitch check`).")
+    if "persistedquerynotfound" in lowered:
+        return "Twitch retired the persisted query this client sends; update the project (see `highlights twitch check`)."
+    return "Twitch may have changed this operation; see `highlights twitch check`."
 
 
 def _vod_meta(vod_id: str, video: Any) -> VodMeta | None:
@@ -236,7 +241,7 @@ def _text(value: Any) -> str | None:
 
 def _comment_page(vod_id: str, video: Any) -> CommentPage:
     if video is None:
-        raise DownloadError(f"Twitch has no VOD {vod_id}, so it has no chat replay.", hint="Check the VOD link.")
+        raise VodUnavailable(f"Twitch has no VOD {vod_id}, so it has no chat replay.", hint="Check the VOD link.")
     comments = _dig(video, "comments")
     edges = _dig(comments, "edges")
     if not isinstance(edges, list):

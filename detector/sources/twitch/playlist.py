@@ -5,8 +5,10 @@ ffmpeg's hls muxer write them) and the windows a later stage needs on the VOD ti
 trimmed playlist that lists only the segments overlapping those windows (with absolute URIs, so it
 can be handed to yt-dlp's native HLS downloader as ``hls_media_playlist_data``) and the spans of the
 VOD each kept run of segments really covers. Also reads a VOD's muted (DMCA) spans from its segment
-names (``<n>-muted.ts``) and the renditions an HLS master playlist lists. Pure text work: no network,
-no files.
+names and the renditions an HLS master playlist lists. A muted segment is named ``<n>-muted.ts`` in
+the playlists usher hands out (``index-muted-<slug>.m3u8``); the VOD's original ``index-dvr.m3u8``
+names it ``<n>-unmuted.ts``, a file Twitch's CDN does not serve (403), so such a URI is read as
+``<n>-muted.ts`` (yt-dlp issue #819). Pure text work: no network, no files.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def parse_media_playlist(text: str, base_url: str) -> MediaPlaylist:
         else:
             if duration is None:
                 raise MediaError(f"{base_url}: segment {line!r} has no #EXTINF duration.")
-            segments.append(Segment(len(segments), clock, duration, urljoin(base_url, line), tuple(pending)))
+            segments.append(Segment(len(segments), clock, duration, served_uri(urljoin(base_url, line)),
+                                    tuple(pending)))
             clock += duration
             duration, pending = None, []
     if not segments:
@@ -122,6 +125,16 @@ def render_playlist(header: Sequence[str], segments: Sequence[Segment]) -> str:
 
 MUTED_SUFFIX = "-muted.ts"
 """Twitch replaces a muted (DMCA) segment ``<n>.ts`` by ``<n>-muted.ts`` in a VOD's media playlists."""
+UNMUTED_SUFFIX = "-unmuted.ts"
+"""How ``index-dvr.m3u8`` names a muted segment; only the ``-muted.ts`` file is served."""
+
+
+def served_uri(uri: str) -> str:
+    """``uri`` with a ``<n>-unmuted.ts`` file name read as ``<n>-muted.ts`` (query string kept)."""
+    parts = urlsplit(uri)
+    if not parts.path.endswith(UNMUTED_SUFFIX):
+        return uri
+    return parts._replace(path=parts.path[: -len(UNMUTED_SUFFIX)] + MUTED_SUFFIX).geturl()
 _AUDIO_CODECS = ("mp4a", "opus", "ac-3", "ec-3", "flac")
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 

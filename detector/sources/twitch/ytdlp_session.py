@@ -4,7 +4,8 @@ Consumes an HLS master (or media) playlist URL and ``FetchOptions``; produces th
 (yt-dlp format dicts), their media playlists' text, and ``.ts`` files holding given segment lists,
 downloaded by yt-dlp's native HLS downloader (per-segment retries with backoff, progress hooks).
 yt-dlp runs through its Python API with the generic extractor forced, so a URL is fetched as given
-and no site extractor ever contacts another host. Its messages go to this module's logger; its
+and no site extractor ever contacts another host (a Twitch usher URL goes to the configured usher,
+through ``ytdlp_twitch.TwitchYoutubeDL``). Its messages go to this module's logger; its
 progress hooks feed a ``ProgressCallback`` and check an ``AbortCheck`` (which stops it by raising
 ``Cancelled``). Every file is written under the folder it is given; callers pass a fresh temporary
 folder per attempt and rename only complete results (see ``fetch.py``).
@@ -20,6 +21,7 @@ from typing import Any
 
 from detector.errors import Cancelled
 from detector.records import AbortCheck
+from detector.sources.twitch.endpoints import TwitchEndpoints
 from detector.sources.twitch.errors import DownloadError, TransientDownload
 from detector.sources.twitch.playlist import MediaPlaylist, Segment, parse_media_playlist, render_playlist
 
@@ -82,15 +84,15 @@ class YtdlpSession:
     """A ``yt_dlp.YoutubeDL`` configured for this project; use as a context manager."""
 
     def __init__(self, options: FetchOptions, abort: AbortCheck | None = None,
-                 on_fragment: Callable[[int], None] | None = None) -> None:
+                 on_fragment: Callable[[int], None] | None = None, endpoints: TwitchEndpoints | None = None) -> None:
         try:
-            import yt_dlp
+            from detector.sources.twitch.ytdlp_twitch import TwitchYoutubeDL
         except ImportError:
             raise DownloadError("Downloading VODs needs the yt-dlp package, which is not installed.",
                                 hint="Install the worker extra (`pip install .[worker]`).") from None
         self._abort = abort
         self._on_fragment = on_fragment
-        self._ydl = yt_dlp.YoutubeDL(_params(options, self._hook))
+        self._ydl = TwitchYoutubeDL(_params(options, self._hook), endpoints or TwitchEndpoints.from_env(), abort)
 
     def __enter__(self) -> YtdlpSession:
         return self

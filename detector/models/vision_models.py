@@ -1,6 +1,6 @@
 """Vision stage: loading the image models (local files only) for one use, and running them in batches.
 
-Consumes a ``VisionModels`` choice (model names from ``detector.vision_catalog`` or directories, the
+Consumes a ``VisionModels`` choice (model names from ``detector.models.vision_catalog`` or directories, the
 models directory, the device); produces a loaded :class:`ClipScorer` (zero-shot prompt
 probabilities per frame) or :class:`Captioner` (one line per frame) inside a ``with`` block that
 releases the model when it ends (``del`` + ``torch.cuda.empty_cache``), so a 4 GB card can load the
@@ -21,13 +21,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from detector.errors import DeviceError
-from detector.models import ModelError
-from detector.vision_catalog import CAPTION_MAX_CHARS, CAPTION_MAX_TOKENS, VisionModels
+from detector.errors import DeviceError, ModelError
+from detector.models.vision_catalog import CAPTION_MAX_CHARS, CAPTION_MAX_TOKENS, VisionModels
 
 __all__ = ["Captioner", "ClipScorer", "VisionModels", "captioner_model", "clean_caption", "clip_model",
            "pick_device", "run_in_batches"]
-from detector.vision_transform import ImageTransform
+from detector.models.vision_transform import ImageTransform
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Transcript stage, transformers backend: Whisper through torch, for GPUs CTranslate2 cannot use (ROCm).
 
 Consumes 16 kHz mono samples and a loaded ``WhisperForConditionalGeneration`` + ``WhisperProcessor``
-(``detector.models.load_hf_whisper``: local files only, fp16 on the GPU); produces the same records as
+(``detector.models.whisper_load.load_hf_whisper``: local files only, fp16 on the GPU); produces the same records as
 the faster-whisper path — ``Word`` (start, end, text; seconds from the samples' start) and the
 language — so the transcript signal does not care which backend ran. Speech is found first with
 faster-whisper's Silero VAD when it is installed (else the audio is taken whole) and grouped into
@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from detector.errors import Cancelled
-from detector.records import AbortCheck
-from detector.render.captions import Word
-from detector.signals.transcript import DecodeOptions
+from detector.models.whisper_decode import DecodeOptions
+from detector.records import AbortCheck, Word
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def transcribe_hf(model: Any, processor: Any, samples: np.ndarray, *, language: 
                 size //= 2
                 log.warning("GPU out of memory transcribing: retrying with batches of %d windows", size)
                 continue
-            from detector.models import ModelMemoryError
+            from detector.errors import ModelMemoryError
 
             raise ModelMemoryError("Whisper ran out of GPU memory on a single window") from None
         for window_words, lang in decoded:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from detector.models import ModelError
-from detector.vision_catalog import PREPROCESSOR_FILE
+from detector.errors import ModelError
+from detector.models.vision_catalog import PREPROCESSOR_FILE
 
 _BICUBIC = 3
 

@@ -80,7 +80,7 @@ class Profile:
     whisper_compute: str
     """CTranslate2 compute type (``int8_float16``, ``float16``, ``int8``) or torch dtype name."""
     vision_clip: str | None
-    """Image-text model name from ``detector.vision_catalog.PROFILE_MODELS`` (None: vision off)."""
+    """Image-text model name from ``detector.models.vision_catalog.PROFILE_MODELS`` (None: vision off)."""
     vision_captioner: str | None
     """Captioning model name from the same table (None: no captions)."""
     one_model_at_a_time: bool = False
@@ -122,9 +122,9 @@ _BYTES_PER_PARAM = {"float32": 4.0, "int8_float32": 1.0, "float16": 2.0, "bfloat
 
 
 def _vision(profile: str) -> tuple[str | None, str | None]:
-    """The vision models ``detector.vision_catalog`` names for ``profile`` (None, None without it)."""
+    """The vision models ``detector.models.vision_catalog`` names for ``profile`` (None, None without it)."""
     try:
-        from detector.vision_catalog import PROFILE_MODELS
+        from detector.models.vision_catalog import PROFILE_MODELS
     except ImportError:  # pragma: no cover - the catalog ships with the package
         return None, None
     want = PROFILE_MODELS.get(profile)
@@ -241,7 +241,7 @@ def estimate_vram_gb(model: str, compute_type: str = "float16") -> float:
     if size is not None:
         return round(size.params_m * 1e6 * per_param / _GIB * 1.2 + 0.5, 2)
     try:
-        from detector.vision_catalog import MODEL_SPECS
+        from detector.models.vision_catalog import MODEL_SPECS
     except ImportError:  # pragma: no cover
         MODEL_SPECS = {}
     spec = MODEL_SPECS.get(model)
