@@ -41,7 +41,7 @@ HARD_EXIT_MARGIN_S = 8.0
 SECOND_SIGNAL_EXIT_S = 2.0
 """A second SIGTERM or SIGINT ends the process within this long: the job is aborted and, if there is
 time, released; otherwise its lease expires."""
-EXIT_AFTER_SERVE_S = 10.0
+EXIT_AFTER_SERVE_S = 30.0
 """Once the worker loop ended, leaving ``asyncio.run`` (closing tasks, joining threads) may take this long."""
 
 

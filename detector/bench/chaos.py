@@ -90,6 +90,7 @@ async def _run(targets: Sequence[BenchTarget | Skipped], say: Callable[[str], No
     inputs = await asyncio.to_thread(run_inputs, work / "crafted", say, heavy=heavy)
     say("a 3-minute synthetic VOD for the worker kills")
     vod = await asyncio.to_thread(make_vod, work / "vod", minutes=3, name="chaos")
+    assert vod.media_path is not None  # made with video and sound
     spec = JobSpec(media=vod.media_path, chat=vod.chat_path, render=RENDER)
     kills: list[KillOutcome] = []
     stalls: list[StallOutcome] = []

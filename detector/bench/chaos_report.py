@@ -45,10 +45,10 @@ def format_report(r: ChaosReport) -> str:
     if r.stalls:
         out.append("")
         out.append("SIGTERM while the database hangs (queries, the stalled-job recovery's included, get no answer)")
-        for s in r.stalls:
-            took = f"{s.exit_s:.1f} s" if s.exit_s is not None else "never (killed)"
-            out.append(f"{s.backend:<9} exited after {took}, status {_code(s.code)}; limit {s.limit_s:.0f} s "
-                       f"(--grace {s.grace_s:g} s + margin){'' if s.ok else '  <-- NOT OK'}")
+        for stall in r.stalls:
+            took = f"{stall.exit_s:.1f} s" if stall.exit_s is not None else "never (killed)"
+            out.append(f"{stall.backend:<9} exited after {took}, status {_code(stall.code)}; limit {stall.limit_s:.0f} s "
+                       f"(--grace {stall.grace_s:g} s + margin){'' if stall.ok else '  <-- NOT OK'}")
     if r.secrets is not None:
         out.append("")
         out.append(f"secret grep: {r.secrets.runs} command-line runs at DEBUG, {r.secrets.secrets} secrets, "

@@ -18,7 +18,7 @@ and layout plus one for the reel — so it rises clip after clip instead of rest
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job
 
 
 def _overall(progress: ProgressCallback, layout: str, index: int, clips: int, layouts: int,
-             reel: bool) -> Callable[[str, float, float | None], None]:
+             reel: bool) -> ProgressCallback:
     """Turns one layout's per-clip reports ("clip 2/5", seconds of that clip) into the job's units, in the
     order they happen: the first layout's clips, its reel, then each further layout's clips."""
     units = float(clips * layouts + (1 if reel else 0)) or 1.0
