@@ -1,4 +1,6 @@
-"""``highlights bench [detector|queue|votes]``: numbers for the detector, the job queue or vote tuning.
+"""``highlights bench [detector|queue|votes|ingest|hybrid|chaos]``: numbers for the detector, the job queue,
+vote tuning, downloads, the hybrid pipeline, or the adversarial run (``chaos``: crafted inputs, killed
+workers, hung databases, secrets, vote attacks, hostile references; exit 1 unless every figure is 0).
 
 ``highlights bench`` (or ``bench detector``) generates (or reuses) an N-minute synthetic VOD with
 planted events, runs the ffmpeg decode floor and each stage in its own child process, interleaved,
@@ -32,7 +34,7 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat")
+TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat", "chaos")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
@@ -129,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return run_chat(args)
     if args.target == "hybrid":
         return run_hybrid(args)
+    if args.target == "chaos":
+        return run_chaos(args)
     if args.target == "ingest":
         return run_ingest(args)
     if args.target == "queue":
@@ -251,3 +255,25 @@ def run_hybrid(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args, report)
     return 0
+
+
+def run_chaos(args: argparse.Namespace) -> int:
+    from detector.bench.chaos import run_chaos as chaos
+    from detector.bench.chaos_report import format_report
+    from detector.bench.chaos_report import to_json as chaos_json
+    from detector.bench.queue_databases import choose_targets
+    from highlights.cmd_worker import HARD_EXIT_MARGIN_S
+
+    misplaced = _given(args, tuple(n for n in _DETECTOR_ONLY if n != "keep")) + \
+        _given(args, tuple(n for n in _QUEUE_ONLY if n not in ("backend", "storage", "lease")))
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench chaos'.")
+    if args.lease is not None and not 1.0 <= args.lease <= 60:
+        raise ConfigError(f"--lease {args.lease:g} is out of range.", hint="Give 1 to 60 seconds.")
+    targets = choose_targets(args.backend, args.storage)
+    say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench chaos: {m}", file=sys.stderr, flush=True))
+    report = chaos(targets, say, stop_margin_s=HARD_EXIT_MARGIN_S, lease_s=args.lease or 3.0, keep=args.keep)
+    print(format_report(report))
+    if args.json:
+        _write_json(args, chaos_json(report))
+    return 0 if report.clean else 1

@@ -19,6 +19,7 @@ import asyncio
 import importlib.util
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -65,8 +66,11 @@ def available(module: str) -> bool:
 
 def component_main(name: str, module: str, storage_url: str, log_level: int) -> None:
     """Entry point of a spawned bot/scheduler process (SIGINT is the parent's to handle)."""
+    from storage.redact import install_log_redaction
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         code = importlib.import_module(module).main(storage_url)
     except KeyboardInterrupt:
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if "worker" in wanted:
         gpus = max(args.gpus, 1)
         for i in range(gpus):
-            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True)
+            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True, parent_pid=os.getpid())
             procs.append(ctx.Process(target=process_main, args=(worker_cfg,),
                                      name=f"worker-gpu{i}" if args.gpus >= 2 else "worker"))
     for name, module, why in COMPONENTS:

@@ -78,7 +78,7 @@ class BotHarness:
         values: dict[str, Any] = {
             "artifacts": ArtifactStore.for_storage(url), "state_path": tmp_path / "bot-state.json",
             "token": "test-token", "media_root": media_root, "card_poll_s": 0.05, "card_edit_interval_s": 0.3,
-            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2), "retune_every": 1,
+            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2, min_voters=3), "retune_every": 1,
         }
         values.update(overrides)
         config = BotConfig(**values)
@@ -89,7 +89,7 @@ class BotHarness:
     async def connect(self) -> None:
         """A new bot: log in (REST), then READY and GUILD_CREATE as the gateway sends them, until ready."""
         self.bot = HighlightsBot(self.storage.queue, self.storage.repo, self.config, guild_ready_timeout=0.05)
-        await self.bot.login("test-token")
+        await self.bot.login(self.config.token or "test-token")
         self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                                 "session_id": "session", "resume_gateway_url": "wss://gateway.invalid",
                                 "application": {"id": str(APP_ID), "flags": 0}})
