@@ -29,6 +29,7 @@ from typing import Any
 
 from bot.errors import BotConfigError
 from storage.artifacts import ArtifactStore
+from storage.redact import redacted_repr, register_secret
 from storage.tuning import TuningOptions
 from storage.twitch.errors import TwitchCredentialsMissing
 from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
@@ -47,7 +48,7 @@ HELIX_OPTIONS: dict[str, Any] = {"attempts": 2, "backoff_s": 0.5, "timeout_s": 8
 ``bot.twitch_checks``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class BotConfig:
     """How the bot behaves; the defaults are the production values."""
 
@@ -84,6 +85,12 @@ class BotConfig:
     twitch_access: VodAccessSettings | None = None
     """GQL and usher for the subscriber-only check of a VOD (with Helix only); None: not checked."""
 
+    def __post_init__(self) -> None:
+        register_secret(self.token)  # however the config was made, no log line or error shows the token
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # the token (and any password in a URL) shows as ***
+
     @classmethod
     def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
         env = os.environ if env is None else env
@@ -114,3 +121,4 @@ class BotConfig:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+

@@ -6,8 +6,9 @@ candidates stored as clips, their rendered files, and the small result dict the 
 naming only a Twitch VOD has its audio and chat replay fetched first and its clips cut from
 downloaded sections (``detector.ingest``); the downloads are removed once the job is done. The
 current vote tuning of the job's guild × streamer is read as it starts and applied under the job's
-own settings. Heavy steps run in threads through ``JobControl.supervise`` so the worker's event loop
-keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
+own settings, and its current adapted chat ranker (``highlights adapt``, the weekly ADAPT job), if
+any, replaces the default ranker; the result says which (``adaptation``). Heavy steps run in threads
+through ``JobControl.supervise`` so the worker's event loop keeps heartbeating; every stop reaches them through ``JobControl.should_abort``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from detector.job_control import JobControl
 from detector.job_payload import merge_tuning, request_from_payload, twitch_vod_of
 from storage.artifacts import ArtifactStore
-from storage.records import Clip, Job, Tuning
+from storage.records import Adaptation, Clip, Job, Tuning
 from storage.repo.port import ClipDraft, Repository
 from storage.twitch_ref import vod_url
 
@@ -36,9 +37,12 @@ log = logging.getLogger(__name__)
 RESULT_JSON = "result.json"
 REPORT_HTML = "report.html"
 DETECT_SPAN = (0.02, 0.90)
-RENDER_SPAN = (0.93, 0.99)
-"""Share of a DETECT job's progress rendering covers, when the payload asks for clips."""
 """Share of a DETECT job's progress the detector itself covers; artifacts and clips take the rest."""
+DETECT_SPAN_RENDERING = (0.02, 0.40)
+"""The detector's share when the job also renders clips (on a CPU, encoding takes longer than detecting)."""
+RENDER_SPAN = (0.45, 0.98)
+"""Share of a DETECT job's progress rendering covers, when the payload asks for clips; it rises clip by
+clip (``render_job`` reports units of the whole rendering)."""
 STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70, "download audio": 0.25,
                  "download chat": 0.10}
 """Rough share of the detector's time per pipeline stage (unknown stages get ``DEFAULT_STAGE_WEIGHT``)."""
@@ -50,6 +54,7 @@ class DetectorProgress:
     """Turns the pipeline's ``(stage, done, total)`` calls into job fractions within ``DETECT_SPAN``."""
 
     control: JobControl
+    span: tuple[float, float] = DETECT_SPAN
     _stage: str | None = None
     _base: float = 0.0
 
@@ -59,7 +64,7 @@ class DetectorProgress:
                 self._base += STAGE_WEIGHTS.get(self._stage, DEFAULT_STAGE_WEIGHT)
             self._stage = stage
         share = STAGE_WEIGHTS.get(stage, DEFAULT_STAGE_WEIGHT) * (min(done / total, 1.0) if total else 0.0)
-        lo, hi = DETECT_SPAN
+        lo, hi = self.span
         self.control.report(stage, lo + (hi - lo) * min(self._base + share, 1.0))
 
 
@@ -78,11 +83,17 @@ class DetectJob:
         from detector.pipeline import detect
 
         tuning = await self._tuning(job)
+        adaptation = await self._adaptation(job)
         req = request_from_payload(merge_tuning(job.payload, tuning), self.device)
+        if adaptation is not None:
+            from detector.signals.ranker.model import RankerModel
+
+            req.ranker = RankerModel.from_dict(adaptation.model, f"the adaptation (version {adaptation.version})")
         self.artifacts.ensure_free_space()
         control.report("starting", 0.0)
         await control.confirm_owned()  # "starting" is written (and the lease renewed) before the heavy work
-        progress = DetectorProgress(control)
+        span = DETECT_SPAN_RENDERING if job.payload.get("render") else DETECT_SPAN
+        progress = DetectorProgress(control, span)
         sources = None
         if (twitch_id := twitch_vod_of(job.payload)) is not None:
             from detector.ingest import fetch_twitch_sources
@@ -111,12 +122,12 @@ class DetectJob:
                              meta={**result.meta, "twitch": twitch_meta(sources),
                                    "notes": [*result.meta.get("notes", ()), *sources.notes]})
         control.raise_if_stopped()
-        control.report("writing artifacts", DETECT_SPAN[1])
+        control.report("writing artifacts", span[1])
         self.artifacts.ensure_free_space()
         folder = self.artifacts.job_dir(job.id)
         written = await control.supervise(asyncio.to_thread(
             write_outputs, result, json=folder / RESULT_JSON, html=folder / REPORT_HTML))
-        control.report("storing clips", 0.95)
+        control.report("storing clips", span[1] + 0.02)
         await control.confirm_owned()
         vod_id = await self._vod_id(job.payload, req, float(result.meta.get("duration_s") or 0.0))
         drafts = []
@@ -144,6 +155,9 @@ class DetectJob:
             "device": result.meta.get("device"),
             "artifacts": {fmt: self.artifacts.relative(path) for fmt, path in written.items()},
             "tuning": {"version": tuning.version, "votes_used": tuning.votes_used} if tuning and tuning.params else None,
+            "adaptation": {"version": adaptation.version, "summary": adaptation.summary,
+                           "labels": adaptation.labels_used, "vods": adaptation.vods_used} if adaptation else None,
+            "chat_verdict": result.meta.get("chat_verdict"),
             **({"notes": list(sources.notes)} if sources is not None and sources.notes else {}),
         }
 
@@ -191,11 +205,18 @@ class DetectJob:
 
     async def _tuning(self, job: Job) -> Tuning | None:
         """The current vote tuning of the job's guild × streamer (None when the job names neither)."""
-        facts = job.payload.get("vod") if isinstance(job.payload.get("vod"), dict) else {}
-        streamer = facts.get("streamer_id") if facts else None
-        if not job.guild_id or not isinstance(streamer, int):
+        streamer = _streamer_of(job)
+        if not job.guild_id or streamer is None:
             return None
         return await self.repo.current_tuning(job.guild_id, streamer)
+
+    async def _adaptation(self, job: Job) -> Adaptation | None:
+        """The current adapted chat ranker of the job's guild × streamer (None: none, or reset to the default)."""
+        streamer = _streamer_of(job)
+        if not job.guild_id or streamer is None:
+            return None
+        found = await self.repo.current_adaptation(job.guild_id, streamer)
+        return found if found is not None and found.active else None
 
     async def _vod_id(self, payload: dict[str, Any], req: DetectRequest, duration_s: float) -> int | None:
         """The stored VOD the clips belong to: the payload's ``vod`` facts, keyed by the media's path."""
@@ -210,6 +231,12 @@ class DetectJob:
                                          streamer_id=int(streamer) if streamer is not None else None,
                                          title=facts.get("title"), duration_s=duration_s or None)
         return vod.id
+
+
+def _streamer_of(job: Job) -> int | None:
+    facts = job.payload.get("vod") if isinstance(job.payload.get("vod"), dict) else {}
+    streamer = facts.get("streamer_id") if facts else None
+    return streamer if isinstance(streamer, int) and not isinstance(streamer, bool) else None
 
 
 def twitch_meta(sources: TwitchSources) -> dict[str, Any]:

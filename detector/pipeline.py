@@ -50,6 +50,7 @@ from detector.records import (
 )
 from detector.signals.base import HOP_S, SignalContext, SignalInputs
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.model import RankerModel
 from detector.signals.registry import registry
 from detector.signals.transcript import TranscriptOptions, TranscriptSignal, quote_for
 from detector.signals.vision import vision_meta, with_vision
@@ -73,6 +74,8 @@ class DetectRequest:
     """Wall-clock start of the VOD (a datetime), for chat logs with wall-clock times."""
     lexicon: TokenWeights | None = None
     """Learned chat token weights, from ``highlights lexicon``."""
+    ranker: RankerModel | None = None
+    """The chat window ranker: a community's adapted model (``highlights adapt``); None: the shipped default."""
     window: tuple[float, float] | None = None
     """Only return candidates whose peak lies in this span of the VOD timeline."""
     transcript: TranscriptOptions | None = None
@@ -139,10 +142,10 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     if media is not None and not media.has_audio and chat is None:
         raise DetectorError(f"{media.path} has no audio stream and no chat log was given.",
                             hint="Add --chat FILE, or give a file with sound.")
-    duration = max(media.duration_s if media else 0.0, chat.duration_s if chat else 0.0)
+    duration = _timeline_s(media, chat)
     backend = select_backend(req.device)
     ctx = SignalContext(settings=req.settings, backend=backend, progress=progress, abort=abort)
-    inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon)
+    inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon, ranker=req.ranker)
     tracks = {}
     unavailable: dict[str, str] = {}
     for name, cls in registry().items():
@@ -158,6 +161,15 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
             progress(f"signal {name}", 0, None)
         tracks[name] = cls().compute(inputs, ctx)
         timings[f"signal_{name}"] = time.perf_counter() - t
+    chat_verdict = None
+    if "chat" in tracks and (scarce := tracks["chat"].meta.get("too_little_chat")):
+        # Ranking noise would look like confident clips: chat sits out (audio, if any, ranks alone).
+        chat_verdict = scarce
+        chat_ranker = tracks.pop("chat").meta.get("ranker")
+        unavailable["chat"] = str(scarce)
+        log.info("chat left out: %s", scarce)
+    else:
+        chat_ranker = tracks["chat"].meta.get("ranker") if "chat" in tracks else None
     _check_abort(abort)
     hybrid = req.hybrid
     segments: Segments | None = None
@@ -250,6 +262,8 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "duration_s": round(duration, 3),
         "mode": "+".join(sorted(tracks)) or "none",
         "chat_lexicon": dict(req.lexicon.meta, tokens=len(req.lexicon.weights)) if req.lexicon else None,
+        "chat_ranker": chat_ranker,
+        "chat_verdict": chat_verdict,
         "chat_lag_s": lag.lag_s if lag else None,
         "chat_lag_source": lag.source if lag else None,
         "chat_lag_correlation": lag.correlation if lag else None,
@@ -264,6 +278,18 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     return DetectionResult(candidates=candidates, tracks=tracks, fused=fused, meta=meta)
+
+
+def _timeline_s(media: MediaInfo | None, chat: ChatLog | None) -> float:
+    """The VOD timeline every track is sized from: the media's (already capped by probing) or the chat
+    log's, never past the cap on VOD length (a log whose last message lies days after its first)."""
+    from detector.sources.media import max_media_s, too_long
+
+    chat_s = chat.duration_s if chat else 0.0
+    cap = max_media_s()
+    if chat is not None and chat_s > cap:
+        raise too_long(f"The chat log {chat.source} (its last message)", chat_s, cap)
+    return max(media.duration_s if media else 0.0, chat_s)
 
 
 def _with_top_k(settings: Settings, top_k: int) -> Settings:

@@ -10,9 +10,10 @@ from pathlib import Path
 from detector.errors import ConfigError
 from detector.hybrid import HybridOptions
 from detector.models.hardware import PROFILES, WHISPER_SIZES
-from detector.params import Settings
+from detector.params import PARAMS_BY_NAME, Settings
 from detector.pipeline import DetectRequest, detect
 from detector.signals.chat_learned import TokenWeights
+from detector.signals.ranker.model import RankerModel
 from highlights.progress import TerminalProgress
 
 
@@ -22,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("media", nargs="?", type=Path, help="video or audio file ffmpeg can read")
     p.add_argument("--chat", type=Path, help="chat log (TwitchDownloader/chat-downloader JSON, IRC, text, JSONL; .gz ok)")
     p.add_argument("--lexicon", type=Path, help="learned chat lexicon from `highlights lexicon`")
+    p.add_argument("--ranker", type=Path, help="a community's chat ranker from `highlights adapt --out FILE` "
+                                                 "(default: the shipped one)")
     p.add_argument("--transcript", action="store_true",
                    help="transcribe the best candidates' windows (faster-whisper) and re-rank with what is said")
     p.add_argument("--full-transcript", action="store_true", help="transcribe the whole VOD instead")
@@ -39,6 +42,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_hybrid_options(p)
     add_common_options(p)
     p.set_defaults(func=run)
+
+
+def check_top(top: int | None) -> int | None:
+    """``--top K`` must be a number of clips within the ``top_k`` parameter's range (never clamped silently)."""
+    param = PARAMS_BY_NAME["top_k"]
+    if top is not None and not param.min <= top <= param.max:
+        raise ConfigError(f"--top {top} is not a number of clips from {param.min:g} to {param.max:g}.",
+                          hint="Example: --top 10")
+    return top
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -81,7 +93,7 @@ def hybrid_from(args: argparse.Namespace) -> HybridOptions | None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = list(args.overrides)
-    if args.top is not None:
+    if check_top(args.top) is not None:
         overrides.append(f"top_k={args.top}")
     return Settings.load(args.config, overrides)
 
@@ -106,11 +118,17 @@ def run(args: argparse.Namespace) -> int:
                                        model_dir=args.whisper_dir, profile=args.profile)
     req = DetectRequest(media=args.media, chat=args.chat, settings=settings_from(args), device=args.device,
                         transcript=transcript, hybrid=hybrid_from(args),
-                        vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None)
+                        vod_start=vod_start, lexicon=TokenWeights.load(args.lexicon) if args.lexicon else None,
+                        ranker=RankerModel.load(args.ranker) if args.ranker else None)
     return detect_and_write(req, args)
 
 
 def detect_and_write(req: DetectRequest, args: argparse.Namespace) -> int:
+    from detector.export import check_writable
+
+    for path in (args.json, args.csv, args.edl, args.report):  # before the work, not after it
+        if path is not None:
+            check_writable(path)
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         result = detect(req, progress=progress)
@@ -135,6 +153,12 @@ def print_table(result) -> None:
     lag_text = f", chat lag {lag:.1f} s ({meta['chat_lag_source']})" if lag is not None else ""
     print(f"{len(result.candidates)} highlights in {hms(meta['duration_s'])} "
           f"[{meta['mode']}{lag_text}, {meta['device']}]")
+    if meta.get("chat_verdict"):
+        print(f"chat: {meta['chat_verdict']}" + ("; ranked by audio alone" if "audio" in meta["mode"] else
+                                                 "; no clips from chat this thin"))
+    ranker = meta.get("chat_ranker") or {}
+    if ranker.get("kind") == "adapted":
+        print(f"chat ranker: {ranker.get('summary', 'adapted')}")
     for c in result.candidates:
         label = f"[{c.explanation.segment}] " if c.explanation.segment else ""
         print(f"{c.rank:>3}. {hms(c.start_s)}–{hms(c.end_s)}  score {c.score:6.2f}  {label}{c.explanation.summary}")

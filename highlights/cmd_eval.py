@@ -1,22 +1,23 @@
 """``highlights eval``: accuracy on a labelled dataset, next to the reference baselines.
 
 Reads a dataset laid out like ``shared/eval/lol-worlds-2019-dev`` (games.csv, labels.csv, chat/),
-runs the chat-only detector on each game's window and prints per-game and mean P@5, P@10, AP@10,
-per-second F1 and clip length, beside the message-rate and hype-token baselines.
+runs the chat-only detector on each game's window and prints mean P@5, P@10, AP@10, per-second F1
+and clip length with 95 % bootstrap intervals over games, and a per-game table worst game first,
+beside the detector as it was before the ranker (``old-default``) and the message-rate and
+hype-token baselines. ``--cv`` adds leave-one-game-out rows (the default ranker refitted without the
+held-out game, and that refit adapted from the other games' labels); ``--forward`` scores adaptation
+the way a community lives it (fitted on earlier games, scored on later ones). Games whose chat is
+too thin get "too little chat" rather than clips.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from detector.errors import ConfigError
-from detector.eval.dataset import Game
 from detector.params import Settings
-from detector.pipeline import DetectRequest, detect
-from detector.records import ChatLog
-from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
+from detector.signals.chat_learned import TokenWeights
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,41 +32,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--games", nargs="*", help="only these game ids")
     p.add_argument("--cv", action="store_true",
-                   help="also score the detector with a lexicon learned on the other games (leave-one-game-out)")
+                   help="leave-one-game-out: the default ranker refitted without each game, and adapted from the "
+                        "other games' labels (fitting needs scikit-learn: pip install -e .[fit])")
+    p.add_argument("--forward", action="store_true",
+                   help="adaptation as a community lives it: fit on earlier games, score each later game")
+    p.add_argument("--history", type=int, default=5, help="--forward: games before the first one scored (default 5)")
     p.add_argument("--lexicon", type=Path, help="use this learned lexicon for 'ours' (not cross-validated!)")
+    p.add_argument("--ranker", type=Path, help="use this ranker model (e.g. from `highlights adapt`) for 'ours'")
     p.set_defaults(func=run)
     add_lexicon_parser(sub)
-
-
-class DetectorRanker:
-    """The full detector (chat-only) as an evaluation ranker."""
-
-    def __init__(self, settings: Settings, lexicon: TokenWeights | None = None) -> None:
-        self.settings = settings
-        self.lexicon = lexicon
-
-    def __call__(self, chat: ChatLog, start_s: float, end_s: float, top_k: int
-                 ) -> list[tuple[float, float, float]]:
-        settings = Settings(self.settings.as_dict())
-        settings.update({"top_k": top_k})
-        result = detect(DetectRequest(chat=chat, settings=settings, device="cpu", window=(start_s, end_s),
-                                      lexicon=self.lexicon))
-        return [(c.start_s, c.end_s, c.score) for c in result.candidates]
-
-
-class LearnedLexiconRanker:
-    """The detector plus a lexicon fitted on the training games (for leave-one-game-out)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def fit(self, games: Sequence[Game], chats: dict[str, ChatLog]) -> DetectorRanker:
-        return DetectorRanker(self.settings, fit_lexicon(games, chats, self.settings["chat_lag_prior_s"]))
-
-
-def fit_lexicon(games: Sequence[Game], chats: dict[str, ChatLog], lag_s: float) -> TokenWeights:
-    return fit_token_weights(
-        (LabelledChat(chats[g.game].messages, g.start_s, g.end_s, g.labels) for g in games), lag_s=lag_s)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,20 +52,33 @@ def run(args: argparse.Namespace) -> int:
     if not args.dataset:
         raise ConfigError("Nothing to evaluate.", hint="Give --dataset DIR, or --result with --viewer-clips.")
     from detector.eval.baselines import hype_token_baseline, message_rate_baseline
-    from detector.eval.runner import evaluate, evaluate_cv, format_report
+    from detector.eval.detector_rankers import OLD_DEFAULT, AdaptedRankerCV, DefaultRankerCV, DetectorRanker
+    from detector.eval.runner import evaluate, evaluate_cv, evaluate_forward, format_report
+    from detector.signals.ranker.model import RankerModel
 
+    if args.cv and args.forward:
+        raise ConfigError("Choose --cv or --forward, not both.")
     settings = Settings.load(args.config, args.overrides)
     lexicon = TokenWeights.load(args.lexicon) if args.lexicon else None
-    rankers: dict[str, object] = {
-        "ours": DetectorRanker(settings, lexicon),
+    model = RankerModel.load(args.ranker) if args.ranker else None
+    old = Settings({**settings.as_dict(), **OLD_DEFAULT})
+    rankers: dict[str, object] = {}
+    if args.cv or args.forward:
+        rankers["default(cv)"] = DefaultRankerCV(settings)
+        rankers["adapted(cv)" if args.cv else "adapted(earlier)"] = AdaptedRankerCV(settings)
+    rankers.update({
+        "ours" if not (args.cv or args.forward) else "shipped(in-sample)": DetectorRanker(settings, lexicon, model),
+        "old-default": DetectorRanker(old, lexicon),
         "msg-rate": message_rate_baseline,
         "hype-tokens": hype_token_baseline,
-    }
-    if args.cv:
-        rankers["ours+learned(cv)"] = LearnedLexiconRanker(settings)
-        report = evaluate_cv(args.dataset, rankers, top_k=args.top, games=args.games or None)  # type: ignore[arg-type]
+    })
+    games = args.games or None
+    if args.forward:
+        report = evaluate_forward(args.dataset, rankers, top_k=args.top, games=games, min_history=args.history)  # type: ignore[arg-type]
+    elif args.cv:
+        report = evaluate_cv(args.dataset, rankers, top_k=args.top, games=games)  # type: ignore[arg-type]
     else:
-        report = evaluate(args.dataset, rankers, top_k=args.top, games=args.games or None)  # type: ignore[arg-type]
+        report = evaluate(args.dataset, rankers, top_k=args.top, games=games)  # type: ignore[arg-type]
     print(format_report(report))
     return 0
 
@@ -126,6 +114,7 @@ def add_lexicon_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_lexicon(args: argparse.Namespace) -> int:
     from detector.eval.dataset import load_dataset
+    from detector.eval.detector_rankers import fit_lexicon
     from detector.sources.chat import load_chat
 
     games = load_dataset(args.dataset)

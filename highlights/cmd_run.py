@@ -21,6 +21,7 @@ import asyncio
 import importlib.util
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -39,10 +40,12 @@ from highlights.cmd_worker import (
 log = logging.getLogger(__name__)
 
 COMPONENTS: tuple[tuple[str, str, str], ...] = (
-    ("bot", "bot.app", "the Discord bot comes with the bot issue"),
-    ("scheduler", "storage.scheduler", "the subscription scheduler comes with the ingestion issue"),
+    ("bot", "bot.app", 'the Discord bot needs the bot extra: pip install -e ".[bot]"'),
+    ("scheduler", "storage.scheduler", 'the subscription scheduler needs APScheduler: pip install -e .'),
 )
-"""(name, module with ``main(storage_url)``, why it may be missing)."""
+"""(name, module with ``main(storage_url)``, what to install when it is missing)."""
+NEEDS = {"bot.app": "discord", "storage.scheduler": "apscheduler"}
+"""The package each component's module cannot start without (its own module exists in every install)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,16 +62,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def available(module: str) -> bool:
+    """Whether ``module`` and the package it needs (``NEEDS``) are installed."""
     try:
-        return importlib.util.find_spec(module) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (module, NEEDS.get(module, module)))
     except ModuleNotFoundError:
         return False
 
 
 def component_main(name: str, module: str, storage_url: str, log_level: int) -> None:
     """Entry point of a spawned bot/scheduler process (SIGINT is the parent's to handle)."""
+    from storage.redact import install_log_redaction
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         code = importlib.import_module(module).main(storage_url)
     except KeyboardInterrupt:
@@ -102,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
     if "worker" in wanted:
         gpus = max(args.gpus, 1)
         for i in range(gpus):
-            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True)
+            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True, parent_pid=os.getpid())
             procs.append(ctx.Process(target=process_main, args=(worker_cfg,),
                                      name=f"worker-gpu{i}" if args.gpus >= 2 else "worker"))
     for name, module, why in COMPONENTS:
         if name not in wanted:
             continue
         if not available(module):
-            log.warning("%s not started: %s is not installed here (%s)", name, module, why)
+            log.warning("%s not started: %s", name, why)
             continue
         procs.append(ctx.Process(target=component_main, args=(name, module, cfg.storage_url, cfg.log_level),
                                  name=name))

@@ -32,6 +32,8 @@ class JobKind(enum.StrEnum):
     """Check a subscription for a new VOD: control queue, cheap."""
     CLEANUP = "cleanup"
     """Apply the artifact retention policy: control queue."""
+    ADAPT = "adapt"
+    """Refit a guild × streamer's chat ranker from its viewers' clips and votes: control queue (CPU)."""
 
 
 class Priority(enum.IntEnum):
@@ -182,3 +184,27 @@ class Tuning:
     votes_used: int
     created_at: datetime
     created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adaptation:
+    """A community's adapted chat ranker for one guild × streamer, with what it learned from."""
+
+    guild_id: str
+    streamer_id: int
+    version: int
+    model: dict[str, Any]
+    """The ranker model file's content (``detector.signals.ranker.model``); empty: back to the shipped default."""
+    source: str
+    """``viewer clips``, ``votes``, ``labelled intervals``, or ``rollback to version N`` / ``reset``."""
+    labels_used: int
+    vods_used: int
+    summary: str
+    """What a person reads, e.g. "adapted from 212 viewer clips over 9 VODs"."""
+    created_at: datetime
+    created_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether this version changes anything (an empty model means the default ranker)."""
+        return bool(self.model)

@@ -11,7 +11,9 @@ Options (environment of the ``run`` process):
 - ``HIGHLIGHTS_POLL_INTERVAL_S``: seconds between polls of one subscription (default 600, at least 1);
 - ``HIGHLIGHTS_POLL_JITTER_S``: up to this many seconds are added to each tick at random (default 60),
   so many subscriptions do not ask Twitch in the same second;
-- ``HIGHLIGHTS_SCHEDULER_SYNC_S``: seconds between re-reads of the subscriptions (default 60);
+- ``HIGHLIGHTS_SCHEDULER_SYNC_S``: seconds between re-reads of the subscriptions (default 60); each
+  re-read also queues the ADAPT jobs that are due (``storage.adapt_refresh``: weekly by default, from
+  each streamer's newest VODs' viewer clips; ``HIGHLIGHTS_ADAPT_INTERVAL_S``, ``HIGHLIGHTS_ADAPT_VODS``);
 - ``TWITCH_CLIENT_ID`` / ``TWITCH_CLIENT_SECRET`` (and the Helix base URLs, ``storage.twitch.helix``).
   Without credentials the scheduler logs why and exits with status 0; the other components run on.
 
@@ -34,6 +36,7 @@ from datetime import UTC, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from storage.adapt_refresh import RefreshOptions, refresh_due
 from storage.clock import utcnow
 from storage.errors import RecordNotFound, StorageError
 from storage.factory import Storage, open_storage
@@ -79,13 +82,16 @@ class SchedulerOptions:
     """Seconds between re-reads of the subscriptions."""
     idle_s: float = 1.0
     """How long the POLL consumer waits when no POLL job is runnable (it is woken by each enqueue)."""
+    refresh: RefreshOptions = RefreshOptions()
+    """When each guild × streamer's chat ranker is adapted again (``storage.adapt_refresh``); checked every sync."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SchedulerOptions:
         env = os.environ if environ is None else environ
         return cls(interval_s=_env_seconds(env, ENV_INTERVAL, DEFAULT_INTERVAL_S, 1.0),
                    jitter_s=_env_seconds(env, ENV_JITTER, DEFAULT_JITTER_S, 0.0),
-                   sync_s=_env_seconds(env, ENV_SYNC, DEFAULT_SYNC_S, 0.1))
+                   sync_s=_env_seconds(env, ENV_SYNC, DEFAULT_SYNC_S, 0.1),
+                   refresh=RefreshOptions.from_env(env))
 
 
 class SubscriptionScheduler:
@@ -171,14 +177,24 @@ class SubscriptionScheduler:
         try:
             if await self.enqueue_poll(subscription_id) is None:
                 await self.sync()
+        except asyncio.CancelledError:  # shutting down mid-tick: the poll job's dedupe makes a redo safe
+            return
         except Exception as exc:
             log.warning("subscription %d: enqueueing its poll failed: %s", subscription_id, exc)
 
     async def _sync_tick(self) -> None:
         try:
             await self.sync()
+        except asyncio.CancelledError:  # shutting down mid-tick (a later start syncs again)
+            return
         except Exception as exc:
             log.warning("reading the subscriptions failed: %s", exc)
+        try:
+            await refresh_due(self.repo, self.queue, self.options.refresh)
+        except asyncio.CancelledError:  # the scheduler is shutting down: the next start checks again
+            return
+        except Exception as exc:
+            log.warning("queueing adaptation refreshes failed: %s", exc)
 
 
 async def run_scheduler(storage: Storage, helix: Helix, stop: asyncio.Event, options: SchedulerOptions | None = None,

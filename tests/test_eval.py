@@ -361,10 +361,15 @@ def test_evaluate_and_format_report(tmp_path: Path) -> None:
     assert calls[0] == ("eval", 0, 3) and calls[-1] == ("eval", 3, 3)
 
     text = format_report(report)
-    for word in ("g1", "g2", "g3", "rate", "random", "MEAN", "P@10", "AP", "F1s", "len"):
+    for word in ("g1", "g2", "g3", "rate", "random", "means over games", "bootstrap", "P@10", "AP@10", "F1s", "len"):
         assert word in text
     game_rows = [line for line in text.splitlines() if line.startswith(("g1", "g2", "g3"))]
     assert len(game_rows) == 3 and len({len(r) for r in game_rows}) == 1
+    # worst game first (by the first ranker's P@10, then AP): g3 (AP 0), then g2, then g1
+    assert [r.split()[0] for r in game_rows] == ["g3", "g2", "g1"]
+    lo, hi = report.interval("rate", "ap")
+    assert lo <= report.means["rate"]["ap"] <= hi and (lo, hi) == report.interval("rate", "ap")  # seeded
+    assert report.interval("rate", "ap") == pytest.approx((0.0, 1.0))  # three games: 0, 1, 1
 
     only = evaluate(root, {"rate": message_rate_baseline}, games=["g2"], top_k=3)
     assert only.games == ("g2",) and len(only.clips["rate"]["g2"]) == 3
@@ -428,3 +433,27 @@ def test_baselines_reproduce_dev_set_reference_points() -> None:
     assert 0.53 <= report.means["hype"]["p10"] <= 0.67  # README: ≈ 0.60
     assert 0.40 <= report.means["hype"]["ap"] <= 0.56  # README: ≈ 0.49
     assert 0.20 <= report.means["random"]["p10"] <= 0.42  # README: ≈ 0.31
+
+
+def test_notes_are_shown_and_forward_mode_learns_only_from_earlier_games(tmp_path: Path) -> None:
+    from detector.eval.runner import Ranking, evaluate, evaluate_forward, format_report
+
+    root = _synthetic(tmp_path)
+
+    def quiet_on_g2(chat: ChatLog, start_s: float, end_s: float, top_k: int) -> Ranking:
+        if start_s == 0.0:
+            return Ranking([], note="too little chat")
+        return Ranking(message_rate_baseline(chat, start_s, end_s, top_k))
+
+    report = evaluate(root, {"r": quiet_on_g2})
+    assert report.notes["r"] == {"g2": "too little chat"} and report.scores["r"]["g2"]["p10"] == 0.0
+    text = format_report(report)
+    assert next(line for line in text.splitlines() if line.startswith("g2")).endswith("too little chat")
+
+    memory = LabelMemory()
+    forward = evaluate_forward(root, {"memory": memory, "rate": message_rate_baseline}, min_history=1)
+    assert forward.games == ("g2", "g3") and forward.skipped == ("g1",)
+    assert [fit[0] for fit in memory.fits] == [("g1",), ("g1", "g2")]
+    assert "not scored" in format_report(forward)
+    with pytest.raises(DatasetError, match="more than 3 games"):
+        evaluate_forward(root, {"memory": LabelMemory()}, min_history=3)

@@ -12,7 +12,15 @@ from detector.fusion.score import align, contributions_at, fuse, weights_at
 from detector.params import Settings
 from detector.records import MediaInfo, SignalTrack
 from detector.signals.segment_features import SegmentFeatures, with_vision
-from detector.signals.segments import LABELS, Segment, Segments, label_segments, segment_vod, viterbi_labels
+from detector.signals.segments import (
+    LABELS,
+    Segment,
+    Segments,
+    label_segments,
+    segment_vod,
+    uncertain_times,
+    viterbi_labels,
+)
 from detector.sources.media import probe
 from detector.synthetic.segments import SegmentedVod, make_segmented_vod
 
@@ -107,11 +115,35 @@ def test_vision_probabilities_steer_ambiguous_steps() -> None:
     assert segs.meta["vision_labels"] == ["gameplay", "talking"]
 
 
+def test_vision_looks_only_where_the_cheap_features_are_in_doubt(vod: SegmentedVod) -> None:
+    n, step = 150, 2.0  # 300 s: clear gameplay, then 100 s the cheap features cannot decide, then clear talking
+    motion = np.r_[np.full(50, 30.0), np.full(50, 8.0), np.full(50, 1.0)].astype(np.float32)
+    face = np.r_[np.zeros(50), np.full(50, 0.02), np.full(50, 0.08)].astype(np.float32)
+    speech = np.r_[np.zeros(50), np.full(50, 0.4), np.ones(50)].astype(np.float32)
+    features = SegmentFeatures(step, n * step, {"motion": motion, "detail": np.full(n, 0.1, np.float32),
+                                                "cuts": np.zeros(n, np.float32), "face": face, "speech": speech,
+                                                "loudness_db": np.full(n, -30.0, np.float32)})
+    times = uncertain_times(features, 30.0)
+    assert len(times) >= 2 and all(100.0 <= t <= 200.0 for t in times)  # only the doubtful middle
+    assert np.all(np.diff(times) > 0) and len(np.unique(times // 30.0)) == len(times)  # one per 30 s at most
+    # on the synthetic VOD, the segmenter asks for far fewer frames than one every 30 s, and keeps its accuracy
+    asked: list[np.ndarray] = []
+
+    def look(at: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        asked.append(at)
+        return {label: (at, np.full(len(at), 1.0 / 3)) for label in ("gameplay", "talking", "menu")}
+
+    segs = segment_vod(probe(vod.path), Settings(), vision_at=look)
+    assert len(asked) <= 1 and segs.meta["vision_frames"] == sum(len(a) for a in asked)
+    assert segs.meta["vision_frames"] < vod.duration_s / Settings()["vision_sparse_every_s"]
+    assert accuracy(segs, vod) >= 0.90
+
+
 def _tracks(n: int) -> dict[str, SignalTrack]:
     def const(v: float) -> np.ndarray:
         return np.full(n, v, np.float32)
 
-    return {"chat": SignalTrack("chat", 0.5, const(1.0), features={"hype": const(1.0)}),
+    return {"chat": SignalTrack("chat", 0.5, const(1.0), features={"ranker": const(1.0)}),
             "audio": SignalTrack("audio", 0.5, const(3.0), features={"rms": const(3.0)}),
             "transcript": SignalTrack("transcript", 0.5, const(2.0), features={"said": const(2.0)}),
             "vision": SignalTrack("vision", 0.5, const(4.0), features={"action": const(4.0)})}
@@ -127,7 +159,7 @@ def test_routing_changes_the_fused_score_as_each_label_says() -> None:
     routed_aligned = align(tracks, n, {}, s, 0.5, segments=segs)
     plain, routed = fuse(plain_aligned), fuse(routed_aligned)
     values = {"chat": 1.0, "audio": 3.0, "transcript": 2.0, "vision": 4.0}
-    base = {"chat": s["w_chat_hype"], "audio": s["w_audio_rms"], "transcript": s["w_transcript_said"],
+    base = {"chat": s["w_chat_ranker"], "audio": s["w_audio_rms"], "transcript": s["w_transcript_said"],
             "vision": s["w_vision_action"]}
 
     def expected(label: str) -> float:
@@ -148,7 +180,7 @@ def test_routing_changes_the_fused_score_as_each_label_says() -> None:
         weights = weights_at(routed_aligned, i)
         if label in ("gameplay", "talking"):
             assert weights["transcript.said"] == pytest.approx(base["transcript"] * s[f"seg_{label}_transcript"])
-            assert weights["chat.hype"] == pytest.approx(base["chat"] * s[f"seg_{label}_chat"])
+            assert weights["chat.ranker"] == pytest.approx(base["chat"] * s[f"seg_{label}_chat"])
             assert weights["audio.rms"] == pytest.approx(base["audio"] * s[f"seg_{label}_audio"])
             assert weights["vision.action"] == pytest.approx(base["vision"] * s[f"seg_{label}_vision"])
         else:

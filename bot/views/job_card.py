@@ -132,6 +132,8 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
     if problem:
         embed.add_field(name="⚠️ Not posted", value=problem, inline=False)
+    for name, text in result_notes(job):
+        embed.add_field(name=name, value=text, inline=False)
     embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
     return fit(embed)
 
@@ -143,6 +145,19 @@ def card_job_id(embeds: list[dict[str, Any]]) -> int | None:
         if match and str(embed.get("title") or "").startswith(CARD_TITLE):
             return int(match.group(1))
     return None
+
+
+def result_notes(job: Job) -> list[tuple[str, str]]:
+    """What the worker's result says about the chat ranker it used (the community's adaptation, e.g.
+    "adapted from 212 viewer clips over 9 VODs") and a chat too thin to rank by."""
+    result = job.result or {}
+    notes = []
+    adaptation = result.get("adaptation")
+    if isinstance(adaptation, dict) and isinstance(adaptation.get("summary"), str):
+        notes.append(("Chat ranker", adaptation["summary"][:200]))
+    if isinstance(result.get("chat_verdict"), str):
+        notes.append(("Chat", result["chat_verdict"][:200]))
+    return notes
 
 
 def card_view(job: Job) -> discord.ui.View | None:

@@ -27,14 +27,15 @@ from detector.records import SignalTrack
 from storage.tuning import TuningOptions, VotedClip, effective, propose
 
 HOP_S = 0.5
-FEATURES = {"chat": ("rate", "hype", "emote", "unique"), "audio": ("rms", "flux", "voice")}
+FEATURES = {"chat": ("rate", "hype", "emote", "unique", "ranker"), "audio": ("rms", "flux", "voice")}
 KINDS: dict[str, dict[str, float]] = {
-    "loud": {"audio.rms": 5.0, "audio.flux": 3.0, "chat.rate": 2.0, "chat.emote": 3.0},
-    "hype": {"chat.hype": 6.0, "chat.rate": 2.0, "chat.unique": 1.0},
-    "emote": {"chat.emote": 5.0, "chat.rate": 3.0, "audio.rms": 1.5},
-    "talk": {"audio.voice": 5.0, "audio.rms": 1.5, "chat.hype": 2.0},
+    # chat.ranker: the learned chat score, which reads hype chat most of all (detector.signals.ranker)
+    "loud": {"audio.rms": 5.0, "audio.flux": 3.0, "chat.rate": 2.0, "chat.emote": 3.0, "chat.ranker": 1.5},
+    "hype": {"chat.hype": 6.0, "chat.rate": 2.0, "chat.unique": 1.0, "chat.ranker": 9.0},
+    "emote": {"chat.emote": 5.0, "chat.rate": 3.0, "audio.rms": 1.5, "chat.ranker": 1.5},
+    "talk": {"audio.voice": 5.0, "audio.rms": 1.5, "chat.hype": 2.0, "chat.ranker": 2.5},
 }
-TASTE = {"audio.rms": 1.0, "chat.emote": 1.0, "chat.hype": -0.6, "audio.voice": -0.3}
+TASTE = {"audio.rms": 1.0, "chat.emote": 1.0, "chat.hype": -0.6, "chat.ranker": -0.3, "audio.voice": -0.3}
 """The community's hidden taste: a linear score over the event's true strengths."""
 PRESENT = 0.7
 """Chance that a voter sees a posted clip at all."""
@@ -117,7 +118,8 @@ def simulate(rounds: int = 6, k: int = 8, voters: int = 12, seed: int = 7,
             present = rng.random(voters) < PRESENT
             ups = rng.random(voters) < (AGREE if liked else 1.0 - AGREE)
             up = int((present & ups).sum())
-            voted.append(VotedClip(signals=signals, up=up, down=int(present.sum()) - up))
+            ballots = tuple((f"voter{i}", 1 if ups[i] else -1) for i in range(voters) if present[i])
+            voted.append(VotedClip(signals=signals, up=up, down=int(present.sum()) - up, voters=ballots))
         proposal = propose(voted, params, options)
         if proposal is not None and proposal.changed:
             params = proposal.params

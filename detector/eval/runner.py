@@ -7,14 +7,20 @@ their means, and :func:`format_report` turns it into a compact aligned table.
 A *ranker* maps one game's chat log and detection window to clips ranked best first. Rankers that
 learn something from labelled data implement :class:`FittableRanker`; :func:`evaluate_cv` scores
 them leave-one-game-out (fit on every other game, score on the held-out one), so no game is ever
-scored by a model that saw its labels. Each game's chat is loaded once per run.
+scored by a model that saw its labels; :func:`evaluate_forward` fits on the games *before* each one
+(in time) and scores it, the way a community lives adaptation. Each game's chat is loaded once per run.
+
+A ranker may return a :class:`Ranking` (a list of clips with a ``note``, e.g. ``"too little chat"``);
+the note is kept per game and shown in the table. :func:`format_report` prints each ranker's means
+with 95 % bootstrap intervals over games (games resampled with replacement) and the per-game table
+worst game first.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +33,15 @@ from detector.sources.chat import load_chat
 log = logging.getLogger(__name__)
 
 Clip = tuple[float, float, float]
+BOOTSTRAP_RESAMPLES = 2000
+
+
+class Ranking(list):  # type: ignore[type-arg]
+    """Ranked clips plus what the ranker said about the game (``note``, e.g. "too little chat")."""
+
+    def __init__(self, clips=(), note: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(clips)
+        self.note = note
 
 
 class Ranker(Protocol):
@@ -59,6 +74,28 @@ class EvalReport:
     """``means[ranker][metric]``: the unweighted mean over games."""
     clips: dict[str, dict[str, tuple[Clip, ...]]]
     """``clips[ranker][game]``: the clips each ranker returned (top ``top_k``), for inspection."""
+    notes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``notes[ranker][game]``: what a ranker said instead of (or beside) clips, e.g. "too little chat"."""
+    skipped: tuple[str, ...] = ()
+    """Games scored by no fitted ranker (forward mode: the first games, which have nothing before them)."""
+
+    def interval(self, ranker: str, metric: str, *, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+        """Percentile bootstrap interval of the mean of ``metric`` over games (games resampled)."""
+        return bootstrap_interval([s[metric] for s in self.scores[ranker].values()], level=level, seed=seed)
+
+
+def bootstrap_interval(values: Sequence[float], *, level: float = 0.95, seed: int = 0,
+                       resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+    """``level`` percentile bootstrap interval of the mean of ``values``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
 
 
 class _ChatCache:
@@ -90,8 +127,11 @@ def _select(dataset_dir: str | Path, games: Sequence[str] | None) -> tuple[Game,
     return tuple(by_id[g] for g in dict.fromkeys(games))
 
 
-def _run(ranker: Ranker, chat: ChatLog, game: Game, top_k: int) -> tuple[Clip, ...]:
+def _run(ranker: Ranker, chat: ChatLog, game: Game, top_k: int, notes: dict[str, str] | None = None
+         ) -> tuple[Clip, ...]:
     out = ranker(chat, game.start_s, game.end_s, top_k)
+    if notes is not None and getattr(out, "note", None):
+        notes[game.game] = str(out.note)  # type: ignore[attr-defined]
     clips = []
     for clip in list(out)[:top_k]:
         start, end = float(clip[0]), float(clip[1])
@@ -107,6 +147,8 @@ def _report(
     names: Sequence[str],
     games: Sequence[Game],
     clips: dict[str, dict[str, tuple[Clip, ...]]],
+    notes: dict[str, dict[str, str]] | None = None,
+    skipped: Sequence[str] = (),
 ) -> EvalReport:
     scores = {name: {g.game: score_game(clips[name][g.game], g, top_k) for g in games} for name in names}
     means = {
@@ -123,6 +165,8 @@ def _report(
         scores=scores,
         means=means,
         clips=clips,
+        notes=notes or {},
+        skipped=tuple(skipped),
     )
 
 
@@ -140,15 +184,16 @@ def evaluate(
     selected = _select(dataset_dir, games)
     cache = _ChatCache()
     clips: dict[str, dict[str, tuple[Clip, ...]]] = {name: {} for name in rankers}
+    notes: dict[str, dict[str, str]] = {name: {} for name in rankers}
     for i, game in enumerate(selected):
         if progress is not None:
             progress("eval", i, len(selected))
         chat = cache.get(game)
         for name, ranker in rankers.items():
-            clips[name][game.game] = _run(ranker, chat, game, top_k)
+            clips[name][game.game] = _run(ranker, chat, game, top_k, notes[name])
     if progress is not None:
         progress("eval", len(selected), len(selected))
-    return _report(dataset_dir, "fixed", top_k, list(rankers), selected, clips)
+    return _report(dataset_dir, "fixed", top_k, list(rankers), selected, clips, notes)
 
 
 def evaluate_cv(
@@ -176,6 +221,7 @@ def evaluate_cv(
     cache = _ChatCache()
     chats = {g.game: cache.get(g) for g in selected} if fittable else {}
     clips: dict[str, dict[str, tuple[Clip, ...]]] = {name: {} for name in rankers}
+    notes: dict[str, dict[str, str]] = {name: {} for name in rankers}
     for i, held_out in enumerate(selected):
         if progress is not None:
             progress("eval-cv", i, len(selected))
@@ -187,36 +233,102 @@ def evaluate_cv(
                 log.debug("fitted %s without game %s", name, held_out.game)
             else:
                 fitted = ranker  # type: ignore[assignment]
-            clips[name][held_out.game] = _run(fitted, chat, held_out, top_k)
+            clips[name][held_out.game] = _run(fitted, chat, held_out, top_k, notes[name])
     if progress is not None:
         progress("eval-cv", len(selected), len(selected))
-    return _report(dataset_dir, "leave-one-game-out", top_k, list(rankers), selected, clips)
+    return _report(dataset_dir, "leave-one-game-out", top_k, list(rankers), selected, clips, notes)
+
+
+def chronological(games: Sequence[Game]) -> list[Game]:
+    """Games in broadcast order: Twitch VOD ids grow with time, then the start within the VOD."""
+    def key(g: Game) -> tuple[int, str, float]:
+        return (int(g.vod_id) if g.vod_id.isdigit() else 0, g.vod_id, g.start_s)
+
+    return sorted(games, key=key)
+
+
+def evaluate_forward(
+    dataset_dir: str | Path,
+    rankers: Mapping[str, FittableRanker | Ranker],
+    *,
+    top_k: int = 10,
+    min_history: int = 5,
+    games: Sequence[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> EvalReport:
+    """Forward chaining: games in broadcast order; each game from the ``min_history``-th on is scored by
+    every :class:`FittableRanker` fitted on the games *before* it only (how a community adapts over
+    time). The first ``min_history`` games are not scored (``EvalReport.skipped``). A ranker with
+    ``fit_forward(history, others, chats)`` gets the other games too, for a part that is meant to be
+    generic (the default ranker), and must learn community things from ``history`` only."""
+    if not rankers:
+        raise ValueError("evaluate_forward needs at least one ranker")
+    ordered = chronological(_select(dataset_dir, games))
+    if len(ordered) <= min_history:
+        raise DatasetError(f"{dataset_dir}: forward evaluation needs more than {min_history} games, got {len(ordered)}.",
+                           hint="Select more games or lower the history.")
+    fittable = {name for name, r in rankers.items() if isinstance(r, FittableRanker)}
+    cache = _ChatCache()
+    chats = {g.game: cache.get(g) for g in ordered}
+    clips: dict[str, dict[str, tuple[Clip, ...]]] = {name: {} for name in rankers}
+    notes: dict[str, dict[str, str]] = {name: {} for name in rankers}
+    scored = ordered[min_history:]
+    for i, game in enumerate(scored):
+        if progress is not None:
+            progress("eval-forward", i, len(scored))
+        history = ordered[: min_history + i]
+        others = [g for g in ordered if g.game != game.game]
+        for name, ranker in rankers.items():
+            if hasattr(ranker, "fit_forward"):  # learns from history; a generic part may see the other games
+                fitted = ranker.fit_forward(history, others, chats)
+            elif name in fittable:
+                fitted = ranker.fit(history, {g.game: chats[g.game] for g in history})  # type: ignore[union-attr]
+            else:
+                fitted = ranker
+            clips[name][game.game] = _run(fitted, chats[game.game], game, top_k, notes[name])  # type: ignore[arg-type]
+    if progress is not None:
+        progress("eval-forward", len(scored), len(scored))
+    return _report(dataset_dir, f"forward (fit on earlier games, first {min_history} unscored)", top_k, list(rankers),
+                   scored, clips, notes, skipped=[g.game for g in ordered[:min_history]])
 
 
 def format_report(report: EvalReport) -> str:
-    """A compact aligned table: P@10 and AP per game and ranker, then the mean of every metric."""
+    """Means with 95 % bootstrap intervals over games, then P@10 and AP per game, worst game first
+    (by the first ranker's P@10, then AP), with each ranker's note for the game (e.g. too little chat)."""
     names = report.rankers
-    game_w = max([len("game"), len("MEAN"), *(len(g) for g in report.games), *(len(n) for n in names)])
-    cell = 6
-    pair_w = max(2 * cell + 1, *(len(n) for n in names))
-
-    def pair(a: str, b: str) -> str:
-        return f"{a:>{cell}} {b:>{cell}}".rjust(pair_w)
-
+    headers = {"p5": "P@5", "p10": "P@10", "ap": "AP@10", "f1s": "F1s", "len": "len"}
+    name_w = max([len("ranker"), *(len(n) for n in names)])
     lines = [f"{report.dataset} ({report.mode}, top {report.top_k}, {len(report.games)} games)"]
-    lines.append(" ".join([f"{'game':<{game_w}}", *(f"{n:>{pair_w}}" for n in names)]))
-    lines.append(" ".join([" " * game_w, *(pair("P@10", "AP") for _ in names)]))
-    for g in report.games:
+    if report.skipped:
+        lines.append(f"not scored (no earlier games to learn from): {len(report.skipped)} games")
+    lines.append("means over games, [95 % bootstrap interval over games]")
+    lines.append(" ".join([f"{'ranker':<{name_w}}", *(f"{headers[m]:>17}" if m != "len" else f"{headers[m]:>6}"
+                                                      for m in METRICS)]))
+    for n in names:
+        cells = []
+        for m in METRICS:
+            v = report.means[n][m]
+            if m == "len":
+                cells.append(f"{v:>6.1f}")
+            else:
+                lo, hi = report.interval(n, m)
+                cells.append(f"{v:.3f} [{lo:.2f},{hi:.2f}]".rjust(17))
+        lines.append(" ".join([f"{n:<{name_w}}", *cells]))
+    first = names[0]
+    order = sorted(report.games, key=lambda g: (report.scores[first][g]["p10"], report.scores[first][g]["ap"], g))
+    game_w = max([len("game (worst first)"), *(len(g) for g in report.games)])
+    cell = max(13, *(len(n) for n in names))
+    lines.append("")
+    lines.append(" ".join([f"{'game (worst first)':<{game_w}}", *(f"{n:>{cell}}" for n in names)]))
+    lines.append(" ".join([" " * game_w, *(f"{'P@10    AP':>{cell}}" for _ in names)]))
+    for g in order:
         row = [f"{g:<{game_w}}"]
         for n in names:
             s = report.scores[n][g]
-            row.append(pair(f"{s['p10']:.2f}", f"{s['ap']:.2f}"))
+            note = report.notes.get(n, {}).get(g)
+            row.append((note if note else f"{s['p10']:.2f}  {s['ap']:.2f}").rjust(cell))
         lines.append(" ".join(row))
-    lines.append("")
-    headers = {"p5": "P@5", "p10": "P@10", "ap": "AP", "f1s": "F1s", "len": "len"}
-    lines.append(" ".join([f"{'MEAN':<{game_w}}", *(f"{headers[m]:>{cell}}" for m in METRICS)]))
-    for n in names:
-        means = report.means[n]
-        vals = [f"{means[m]:>{cell}.1f}" if m == "len" else f"{means[m]:>{cell}.3f}" for m in METRICS]
-        lines.append(" ".join([f"{n:<{game_w}}", *vals]))
+    scarce = {g for n in names for g in report.notes.get(n, {})}
+    if scarce:
+        lines.append(f"({len(scarce)} game(s) with a note scored as no clips.)")
     return "\n".join(lines)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from detector.compute import ArrayBackend
 from detector.params import Settings
 from detector.records import AbortCheck, ChatLog, MediaInfo, ProgressCallback, SignalTrack
 from detector.signals.chat_learned import TokenWeights
+
+if TYPE_CHECKING:
+    from detector.signals.ranker.model import RankerModel
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class SignalInputs:
     chat: ChatLog | None = None
     chat_lexicon: TokenWeights | None = None
     """Learned token weights (``highlights lexicon``); adds the chat feature ``learned``."""
+    ranker: RankerModel | None = None
+    """The chat window ranker (a community's adapted model); None: the shipped default."""
 
 
 @dataclass(frozen=True, slots=True)

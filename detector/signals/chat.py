@@ -8,7 +8,16 @@ shifts it back by the reaction lag). Features, each smoothed with a box 1-D conv
 - ``hype``: messages per second that react (laughter, hype words, shock, "clip it", "???", …);
 - ``emote``: emote tokens per second;
 - ``unique``: distinct chatters per bin (only when the log names authors);
-- ``learned``: the summed scores of a learned lexicon (``chat_learned``), when one is given.
+- ``learned``: the summed scores of a learned lexicon (``chat_learned``), when one is given;
+- ``ranker``: the learned window ranker's score (``detector.signals.ranker``: a logistic regression over
+  scale-free window features — rate over the VOD's baseline, reaction share, capitals, message
+  length, …), as a robust z-score over the VOD. The shipped default model, or a community's adapted
+  one (``SignalInputs.ranker``). With the default weights it is the whole chat score; the other
+  features stay for explanations, the lag estimate and vote tuning.
+
+A log with too little chat to tell moments apart (fewer than ``chat_min_messages`` messages, or
+fewer than ``chat_min_per_min`` a minute over its span) gets a track whose ``meta["too_little_chat"]``
+says so; the pipeline then leaves chat out rather than rank noise.
 
 Each feature is the excess over a long local median (chat grows over a stream as viewers arrive),
 divided by one VOD-wide robust scale that never drops below the Poisson noise of the median rate,
@@ -29,8 +38,11 @@ from detector.signals.base import HOP_S, Signal, SignalContext, SignalInputs
 from detector.signals.baseline import MAD_TO_SIGMA, rolling_median_mad
 from detector.signals.chat_learned import TokenWeights
 from detector.signals.chat_lexicon import EMOTES, REACTIONS, classify, tokens
+from detector.signals.ranker.features import window_features
+from detector.signals.ranker.messages import MessageTable, message_table
+from detector.signals.ranker.model import RankerModel, default_model
 
-FEATURES = ("rate", "hype", "emote", "unique", "learned")
+FEATURES = ("rate", "hype", "emote", "unique", "learned", "ranker")
 Z_FLOOR = -3.0
 
 
@@ -44,7 +56,10 @@ class ChatSignal(Signal):
         settings = ctx.settings
         chat = inputs.chat
         n_bins = max(int(math.ceil(max(inputs.duration_s, chat.duration_s) / HOP_S)) + 1, 1)
-        counts = chat_counts(chat, n_bins, abort=ctx.abort)
+        scarce = too_little_chat(chat, settings)
+        model = inputs.ranker or default_model()
+        table = message_table(chat, lexicon=model.lexicon, abort=ctx.abort)
+        counts = chat_counts(table, n_bins)
         if inputs.chat_lexicon is not None:
             counts["learned"] = learned_counts(chat, n_bins, inputs.chat_lexicon)
         smooth = max(int(round(settings["chat_smooth_s"] / HOP_S)), 1)
@@ -57,14 +72,37 @@ class ChatSignal(Signal):
             features[name] = z
             raw[name] = rate.astype(np.float32)
             raw[name + "_baseline"] = base
-        weights = {f: settings[f"w_chat_{f}"] for f in features}
-        total = sum(weights.values()) or 1.0
-        values = sum(weights[f] * features[f] for f in features) / total
+        # The track's own value (the lag estimate correlates it with audio) stays the hand features'
+        # combination: the ranker's windows are wide and asymmetric, which would bias the lag.
+        hand = {f: settings[f"w_chat_{f}"] for f in features}
+        total = sum(hand.values())
+        values = sum(hand[f] * features[f] for f in features) / total if total > 0 else features["hype"]
+        window = window_features(table, n_bins, HOP_S)
+        features["ranker"] = model.z_score(window)
         return SignalTrack(
             name=self.NAME, hop_s=HOP_S, values=np.asarray(values, dtype=np.float32), features=features,
             meta={"raw": raw, "messages": len(chat.messages), "authors_known": chat.has_authors,
-                  "format": chat.format, "timeline": "chat"},
+                  "format": chat.format, "timeline": "chat", "too_little_chat": scarce,
+                  "ranker": ranker_meta(model)},
         )
+
+
+def too_little_chat(chat: ChatLog, settings) -> str | None:
+    """Why ``chat`` is too thin to rank moments by (None when it is enough)."""
+    n = len(chat.messages)
+    span_min = (chat.messages[-1].offset_s - chat.messages[0].offset_s) / 60.0 if n else 0.0
+    need = max(settings["chat_min_messages"], settings["chat_min_per_min"] * span_min)
+    if n >= need:
+        return None
+    per_min = f", {n / span_min:.1f} a minute" if span_min >= 1 else ""
+    return (f"too little chat: {n} messages{per_min} (at least {need:.0f} are needed to tell moments apart)")
+
+
+def ranker_meta(model: RankerModel) -> dict[str, object]:
+    """What the result says about the ranker used."""
+    meta: dict[str, object] = {k: model.meta[k] for k in ("kind", "source", "labels", "vods", "version", "summary")
+                               if k in model.meta}
+    return {**meta, "features": list(model.names), "lexicon_tokens": len(model.lexicon.weights) if model.lexicon else 0}
 
 
 def excess_z(rate: np.ndarray, baseline_s: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -89,29 +127,18 @@ def learned_counts(chat: ChatLog, n_bins: int, lexicon: TokenWeights) -> np.ndar
     return np.bincount(bins, weights=scores, minlength=n_bins).astype(np.float32)
 
 
-def chat_counts(chat: ChatLog, n_bins: int, abort=None) -> dict[str, np.ndarray]:
-    """Per-bin counts of messages, reacting messages, emotes and distinct authors."""
-    msgs = chat.messages
-    offsets = np.fromiter((m.offset_s for m in msgs), dtype=np.float64, count=len(msgs))
-    bins = np.minimum((offsets / HOP_S).astype(np.int64), n_bins - 1)
-    reaction = np.zeros(len(msgs), dtype=np.float32)
-    emotes = np.zeros(len(msgs), dtype=np.float32)
-    for i, m in enumerate(msgs):
-        if abort is not None and i % 20000 == 0 and abort():
-            from detector.errors import Cancelled
-
-            raise Cancelled("Chat analysis was cancelled.")
-        is_reaction, _laugh, n_emotes, _caps = classify(m.text, m.emotes)
-        reaction[i] = 1.0 if is_reaction else 0.0
-        emotes[i] = min(n_emotes, 5)
+def chat_counts(table: MessageTable, n_bins: int) -> dict[str, np.ndarray]:
+    """Per-bin counts of messages, reacting messages, emotes and distinct authors (from the message table)."""
+    bins = np.minimum((table.offsets / HOP_S).astype(np.int64), n_bins - 1)
     counts = {
         "rate": np.bincount(bins, minlength=n_bins).astype(np.float32),
-        "hype": np.bincount(bins, weights=reaction, minlength=n_bins).astype(np.float32),
-        "emote": np.bincount(bins, weights=emotes, minlength=n_bins).astype(np.float32),
+        "hype": np.bincount(bins, weights=table.attrs["react"], minlength=n_bins).astype(np.float32),
+        "emote": np.bincount(bins, weights=table.attrs["emotes"], minlength=n_bins).astype(np.float32),
     }
-    if chat.has_authors:
-        pairs = {(int(b), m.author) for b, m in zip(bins, msgs) if m.author}
-        unique_bins = np.fromiter((b for b, _ in pairs), dtype=np.int64, count=len(pairs))
+    if table.authors_known:
+        known = table.authors >= 0
+        pairs = np.unique(bins[known] * (int(table.authors.max()) + 1) + table.authors[known])
+        unique_bins = pairs // (int(table.authors.max()) + 1)
         counts["unique"] = np.bincount(unique_bins, minlength=n_bins).astype(np.float32)
     return counts
 

@@ -9,6 +9,7 @@ reaction emotes; explicit emotes from the log (e.g. TwitchDownloader fragments) 
 from __future__ import annotations
 
 import re
+from operator import ne
 
 LAUGH = frozenset("""
 kekw kek lul lulw omegalul lol lmao lmfao rofl haha hahaha ahaha xd xdd 4head ezy pepelaugh
@@ -48,6 +49,9 @@ Pepega forsenE gachiGASM gachiHYPER ratJAM PepoDance peepoClap COPIUM Copege Awa
 _TOKEN = re.compile(r"[\w:]+|[^\w\s]", re.UNICODE)
 _PHRASES = ("clip it", "clip that", "let's go", "lets go", "oh my god", "no way", "what the")
 _PUNCT_BURST = re.compile(r"\?{2,}|!{2,}|\?!|!\?")
+_PREFIX_AT_TOKEN = re.compile(r"(?<![\w:])(?:" + "|".join(map(re.escape, PREFIXES)) + ")")
+r"""A token starting with one of ``PREFIXES`` (tokens are runs of ``[\w:]``), found in one C-level scan."""
+_PHRASE = re.compile("|".join(map(re.escape, _PHRASES)))
 _LAUGH_RUN = re.compile(r"(?:ha){3,}|(?:he){3,}|a?jaja(?:ja)+|x+d+\b|k{4,}", re.IGNORECASE)
 
 
@@ -63,9 +67,17 @@ def classify(text: str, explicit_emotes: tuple[str, ...] = ()) -> tuple[bool, bo
     laugh = bool(token_set & LAUGH) or bool(_LAUGH_RUN.search(text))
     low = text.lower()
     reaction = (laugh or bool(token_set & REACTIONS) or bool(_PUNCT_BURST.search(text))
-                or any(t.startswith(PREFIXES) for t in token_set) or any(p in low for p in _PHRASES))
-    explicit = {e.lower() for e in explicit_emotes}
-    emotes = sum(1 for t in toks if t in EMOTES or t in explicit)
-    letters = [c for c in text if c.isalpha()]
-    caps = len(letters) >= 4 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+                or bool(_PREFIX_AT_TOKEN.search(low)) or bool(_PHRASE.search(low)))
+    if explicit_emotes:
+        explicit = {e.lower() for e in explicit_emotes}
+        emotes = sum(1 for t in toks if t in EMOTES or t in explicit)
+    else:
+        emotes = len([t for t in toks if t in EMOTES])
+    caps = False
+    if len(text) >= 4:
+        # Cased letters are where lower and upper case differ; capitals where the text differs from its
+        # lower case (map/operator keep the per-character work in C).
+        upper = text.upper()
+        cased = sum(map(ne, low, upper))
+        caps = cased >= 4 and sum(map(ne, text, low)) >= 0.8 * cased
     return reaction, laugh, emotes, caps

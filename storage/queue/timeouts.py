@@ -37,6 +37,9 @@ TIMEOUTS: dict[JobKind, KindTimeouts] = {
                                backoff_base_s=10.0, backoff_max_s=600.0),
     JobKind.CLEANUP: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
                                   backoff_base_s=60.0, backoff_max_s=600.0),
+    # Downloads the chat replays of a few VODs (minutes each at worst) and fits in seconds.
+    JobKind.ADAPT: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=2 * 3600.0, max_attempts=3,
+                                backoff_base_s=300.0, backoff_max_s=3600.0),
 }
 
 GPU_KINDS = frozenset({JobKind.DETECT})
@@ -47,6 +50,15 @@ def backoff_s(kind: JobKind, attempt: int, table: Mapping[JobKind, KindTimeouts]
     """Delay before retry number ``attempt`` (1 = the first retry), from ``table`` (default ``TIMEOUTS``)."""
     t = (TIMEOUTS if table is None else table)[kind]
     return float(min(t.backoff_base_s * 2 ** max(attempt - 1, 0), t.backoff_max_s))
+
+
+def with_lease(lease_s: float, heartbeats_per_lease: float = 4.0) -> dict[JobKind, KindTimeouts]:
+    """``TIMEOUTS`` with every kind's lease set to ``lease_s`` and heartbeats shortened to match
+    (``highlights worker --lease``: tests and benches that kill workers and wait for recovery)."""
+    from dataclasses import replace
+
+    return {kind: replace(t, lease_s=lease_s, heartbeat_s=min(t.heartbeat_s, lease_s / heartbeats_per_lease))
+            for kind, t in TIMEOUTS.items()}
 
 
 def with_overrides(overrides: Mapping[JobKind, KindTimeouts] | None) -> dict[JobKind, KindTimeouts]:

@@ -11,9 +11,11 @@ PostgreSQL alike):
 - ``save_candidates`` stores a job's candidates by rank; saving again (a retried job) replaces the
   times and scores of the same ranks, keeps their files, messages and votes, and drops higher ranks
   that were never posted.
-- Votes: one per user per clip; voting again replaces the value. Clips carry their vote counts.
+- Votes: one per user per clip; voting again replaces the value. Clips carry their vote counts. A vote
+  counts only in the guild whose job made the clip (``ForeignVote`` otherwise).
 - Tuning: versions 1, 2, 3… per guild × streamer, the highest is current; a rollback appends a new
   version carrying the old parameters, so the history is never rewritten.
+- Adaptation (a community's adapted chat ranker): versioned the same way; a reset appends an empty model.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from storage.records import Clip, Streamer, Subscription, Tuning, Vod, Vote
+from storage.records import Adaptation, Clip, Streamer, Subscription, Tuning, Vod, Vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +107,12 @@ class Repository(Protocol):
                                thread_id: str | None = None) -> Clip: ...
 
     # -- votes ----------------------------------------------------------------------------------------
-    async def vote(self, clip_id: int, user_id: str, value: int) -> Clip:
-        """Record (or replace) the user's vote, +1 or −1; return the clip with its new counts."""
+    async def vote(self, clip_id: int, user_id: str, value: int, *, guild_id: str | None) -> Clip:
+        """Record (or replace) the user's vote, +1 or −1; return the clip with its new counts.
+
+        ``guild_id`` is the guild the vote was cast in: a clip of another guild's job (or of a job with
+        no guild, unless ``guild_id`` is None) raises ``ForeignVote`` and nothing is stored, so one
+        server's members never tune another server's detector."""
         ...
 
     async def remove_vote(self, clip_id: int, user_id: str) -> Clip: ...
@@ -132,6 +138,26 @@ class Repository(Protocol):
     async def rollback_tuning(self, guild_id: str, streamer_id: int, version: int, *,
                               by: str | None = None) -> Tuning:
         """Append a new version with the parameters of ``version``; ``RecordNotFound`` if it never existed."""
+        ...
+
+    # -- adaptation (a community's adapted chat ranker; storage.repo.adaptations) --------------------------
+    async def current_adaptation(self, guild_id: str, streamer_id: int) -> Adaptation | None: ...
+
+    async def adaptation_history(self, guild_id: str, streamer_id: int) -> list[Adaptation]:
+        """Every version, newest first."""
+        ...
+
+    async def new_adaptation(self, guild_id: str, streamer_id: int, model: Mapping[str, Any], *, source: str,
+                             summary: str, labels_used: int = 0, vods_used: int = 0,
+                             by: str | None = None) -> Adaptation: ...
+
+    async def rollback_adaptation(self, guild_id: str, streamer_id: int, version: int, *,
+                                  by: str | None = None) -> Adaptation:
+        """Append a new version with the model of ``version``; ``RecordNotFound`` if it never existed."""
+        ...
+
+    async def reset_adaptation(self, guild_id: str, streamer_id: int, *, by: str | None = None) -> Adaptation:
+        """Append a version with no model: jobs use the shipped default ranker again."""
         ...
 
     async def close(self) -> None: ...

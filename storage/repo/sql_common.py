@@ -10,13 +10,14 @@ whose SQL truly differs (upserts, ``RETURNING``, locking) stay in the adapters, 
 
 from __future__ import annotations
 
+from storage.repo.adaptations import SqlAdaptations
 from storage.repo.sql_clips import SqlClips
 from storage.repo.sql_dialect import TxT
 from storage.repo.sql_streamers import SqlStreamers
 
 
-class SqlRepository(SqlStreamers[TxT], SqlClips[TxT]):
+class SqlRepository(SqlStreamers[TxT], SqlClips[TxT], SqlAdaptations[TxT]):
     """The shared half of a ``Repository``; subclasses add the writes whose SQL differs.
 
-    Its queries come in groups: ``SqlStreamers`` (streamers, subscriptions, VODs) and ``SqlClips``
-    (clips, votes, tuning), both on ``SqlBase`` (the database, the dialect, rows → records)."""
+    Its queries come in groups: ``SqlStreamers`` (streamers, subscriptions, VODs), ``SqlClips``
+    (clips, votes, tuning) and ``SqlAdaptations`` (adapted rankers), all on ``SqlBase`` (the database, the dialect, rows → records)."""

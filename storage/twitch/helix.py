@@ -35,6 +35,7 @@ from twitchAPI.type import (
 )
 
 from storage.clock import utcnow
+from storage.redact import redact
 from storage.twitch.client import HelixClient, Throttled
 from storage.twitch.errors import TwitchApiError, TwitchAuthFailed, TwitchUnavailable
 from storage.twitch.records import (
@@ -58,7 +59,6 @@ MAX_CLIPS_SCANNED = 2000
 """Helix serves at most about 1,000 clips per query; a cursor that never ends stops here."""
 
 _LOGIN = re.compile(r"[a-z0-9_]{1,25}")
-_SECRET_IN_URL = re.compile(r"(client_secret=)[^&\s]+")
 
 
 def _base(url: str) -> str:
@@ -66,7 +66,7 @@ def _base(url: str) -> str:
 
 
 def _redact(text: str) -> str:
-    return _SECRET_IN_URL.sub(r"\1***", text)
+    return redact(text)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -141,6 +141,22 @@ class Helix:
         found = await self._call(f"the newest VOD of user {user_id}", lambda tw: _first(
             tw.get_videos(user_id=str(user_id), video_type=VideoType.ARCHIVE, first=1)))
         return None if found is None else _video(found)
+
+    async def recent_archives(self, user_id: str, limit: int = 10) -> list[TwitchVideo]:
+        """The user's ``limit`` newest past broadcasts (``type=archive``), newest first."""
+        async def ask(tw: Twitch) -> list[TwitchVideo]:
+            found: list[TwitchVideo] = []
+            gen = tw.get_videos(user_id=str(user_id), video_type=VideoType.ARCHIVE, first=min(max(limit, 1), 100))
+            try:
+                async for video in gen:
+                    found.append(_video(video))
+                    if len(found) >= limit:
+                        break
+            finally:
+                await gen.aclose()
+            return found
+
+        return await self._call(f"the recent VODs of user {user_id}", ask)
 
     async def newest_archive_of(self, login: str) -> TwitchVideo | None:
         """The newest past broadcast of the channel ``login``; None when the channel or its VODs do not exist."""

@@ -110,6 +110,8 @@ class _Injected:
 @dataclass
 class DiscordDouble:
     premium_tier: int = 0
+    token: str = TOKEN
+    """The only bot token this Discord knows."""
     requests: list[Request] = field(default_factory=list)
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -247,7 +249,7 @@ class DiscordDouble:
                 return _json(injected.error.body(), injected.error.status)
         parts = recorded.path.strip("/").split("/")
         try:
-            if parts[0] not in ("interactions", "webhooks") and auth != f"Bot {TOKEN}":
+            if parts[0] not in ("interactions", "webhooks") and auth != f"Bot {self.token}":
                 # reference, "Authentication": a bot token in the Authorization header, else 401
                 raise DiscordError(401, 0, "401: Unauthorized")
             result = self._route(recorded.method, parts, recorded.body, recorded.files, recorded.query)

@@ -81,7 +81,7 @@ class BotHarness:
     @classmethod
     async def start(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, premium_tier: int = 0,
                     media_root: Path | None = None, storage: Storage | None = None, **overrides: Any) -> BotHarness:
-        double = DiscordDouble(premium_tier=premium_tier)
+        double = DiscordDouble(premium_tier=premium_tier, token=str(overrides.get("token") or TOKEN))
         monkeypatch.setattr(discord.http.Route, "BASE", await double.start())
         url = sqlite_url(tmp_path / "bot.db")
         owns = storage is None
@@ -89,7 +89,7 @@ class BotHarness:
         values: dict[str, Any] = {
             "artifacts": ArtifactStore.for_storage(url), "state_path": tmp_path / "bot-state.json",
             "token": TOKEN, "media_root": media_root, "card_poll_s": 0.05, "card_edit_interval_s": 0.3,
-            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2), "retune_every": 1,
+            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2, min_voters=3), "retune_every": 1,
         }
         values.update(overrides)
         config = BotConfig(**values)
@@ -100,7 +100,7 @@ class BotHarness:
     async def connect(self) -> None:
         """A new bot: log in (REST), then READY and GUILD_CREATE as the gateway sends them, until ready."""
         self.bot = HighlightsBot(self.storage.queue, self.storage.repo, self.config, guild_ready_timeout=0.05)
-        await self.bot.login(TOKEN)
+        await self.bot.login(self.config.token or TOKEN)
         self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                                 "session_id": "session", "resume_gateway_url": "wss://gateway.invalid",
                                 "application": {"id": str(APP_ID), "flags": 0}})

@@ -53,7 +53,7 @@ async def finish(storage: Storage, artifacts_root: Path, job: Job, *, clips: int
     vod = await storage.repo.upsert_vod(source=source, twitch_vod_id=twitch_id, streamer_id=streamer_id)
     drafts = [ClipDraft(rank=i + 1, start_s=3723.0 + 100 * i, end_s=3750.0 + 100 * i, peak_s=3735.0 + 100 * i,
                         score=round(4.5 - i, 2),
-                        signals=(signals[i] if signals else {"chat.hype": 3.0 - i, "audio.rms": 1.0 + i}),
+                        signals=(signals[i] if signals else {"chat.ranker": 3.0 - i, "audio.rms": 1.0 + i}),
                         explanation=explanation(i)) for i in range(clips)]
     stored = await storage.repo.save_candidates(job.id, drafts, vod_id=vod.id)
     folder = artifacts_root / "jobs" / str(job.id)

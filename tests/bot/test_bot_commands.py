@@ -261,7 +261,7 @@ async def test_tuning_show_reset_and_rollback(h: BotHarness) -> None:
     await repo.new_tuning_version(guild, streamer.id, {"w_audio_rms": 1.8, "threshold": 1.2},
                                   reason="30 votes on 9 clips: w_audio_rms 1→1.8", votes_used=30)
     shown = await h.answer(h.slash("tuning", sub="show", streamer="somestreamer"))
-    assert "version 1, tuned from 30 votes" in shown and "threshold 1→1.2" in shown and "w_audio_rms 1→1.8" in shown
+    assert "version 1, tuned from 30 votes" in shown and "threshold 0.5→1.2" in shown and "w_audio_rms 1→1.8" in shown
     assert "Only server admins" in await h.answer(h.slash("tuning", sub="reset", streamer="somestreamer"))
     reset = await h.answer(h.slash("tuning", sub="reset", user=ADMIN, streamer="somestreamer"))
     assert "default settings again (version 2)" in reset

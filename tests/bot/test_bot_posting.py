@@ -221,8 +221,8 @@ async def test_a_vote_on_a_clip_that_is_gone_gets_a_short_answer(h: BotHarness) 
 
 
 async def test_votes_tune_the_streamer_after_the_minimum_and_cards_say_so(h: BotHarness) -> None:
-    signals = [{"chat.hype": 4.0, "audio.rms": 0.5}, {"chat.hype": 2.0, "audio.rms": 2.0},
-               {"chat.hype": 0.5, "audio.rms": 4.0}]
+    signals = [{"chat.ranker": 4.0, "audio.rms": 0.5}, {"chat.ranker": 2.0, "audio.rms": 2.0},
+               {"chat.ranker": 0.5, "audio.rms": 4.0}]
     job = await finished_job(h.storage, h.config.artifacts.root, clips=3, streamer="somestreamer", signals=signals)
     clips = await posted(h, job)
     streamer = await h.storage.repo.find_streamer("somestreamer")
@@ -238,7 +238,7 @@ async def test_votes_tune_the_streamer_after_the_minimum_and_cards_say_so(h: Bot
     tuning = await h.storage.repo.current_tuning(str(GUILD_ID), streamer.id)
     assert tuning is not None and tuning.created_by is None and tuning.votes_used == 6
     assert tuning.reason.startswith("6 votes on 2 clips (3 up, 3 down): ")
-    assert tuning.params["w_audio_rms"] > 1.0 > tuning.params["w_chat_hype"]
+    assert tuning.params["w_audio_rms"] > 1.0 > tuning.params["w_chat_ranker"]
     token = h.slash("highlights", vod="2099999999", streamer="somestreamer")
     await h.answer(token)
     card = await h.double.wait_for(lambda: [m for m in h.double.messages.values() if m["embeds"]
