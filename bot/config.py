@@ -67,6 +67,8 @@ class BotConfig:
     """Interaction tokens last 15 min: older cards are edited through the channel instead (s)."""
     post_poll_s: float = 10.0
     """How often finished jobs are checked for clips still to post (s)."""
+    post_retry_s: float = 5.0
+    """First wait before posting a job again after a failure; it doubles with each failure, up to 5 min (s)."""
     post_max_age_s: float = 24 * 3600.0
     """Jobs that finished longer ago than this are never posted (a first start on an old database)."""
     requests_per_hour: int = 6

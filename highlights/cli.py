@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_bench_render,
         cmd_demo,
         cmd_detect,
+        cmd_discord,
         cmd_doctor,
         cmd_eval,
         cmd_jobs,
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (cmd_detect, cmd_demo, cmd_eval, cmd_adapt, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
-                   cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips, cmd_doctor):
+                   cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips, cmd_doctor,
+                   cmd_discord):
         module.add_parser(sub)
     return parser
 

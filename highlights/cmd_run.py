@@ -5,7 +5,9 @@ method (never fork) and supervised until SIGTERM/SIGINT, which is forwarded to e
 finishes or releases its job, then exits). The storage is opened once first, so a bad URL fails at
 once and the schema is migrated before the children start. Components that do not exist in this
 installation are not started, and the log says which and why. With a PostgreSQL URL,
-``--worker-only`` starts just the worker(s), to join a cluster whose bot runs elsewhere.
+``--worker-only`` starts just the worker(s), to join a cluster whose bot runs elsewhere. Settings come
+from the environment and from ``.env`` in the current folder (or ``--env-file``), the environment
+winning (``highlights.env_file``).
 
 A component other than the worker is a module with ``main(storage_url: str) -> int | None`` that
 returns when its process gets SIGTERM (SIGINT is ignored in supervised children: Ctrl-C reaches the
@@ -23,6 +25,7 @@ import os
 import signal
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from highlights.cmd_worker import (
@@ -53,6 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start only the worker(s), e.g. to join a PostgreSQL cluster")
     p.add_argument("--only", metavar="LIST", default=None,
                    help="start only these components, comma-separated (worker, bot, scheduler)")
+    p.add_argument("--env-file", metavar="PATH", type=Path, default=None,
+                   help="settings file (default: .env in the current folder, if any); the environment wins over it")
     p.set_defaults(func=run)
 
 
@@ -80,8 +85,10 @@ def component_main(name: str, module: str, storage_url: str, log_level: int) -> 
 
 def run(args: argparse.Namespace) -> int:
     from detector.errors import ConfigError
+    from highlights.env_file import load_env_file
     from storage.url import parse_storage_url
 
+    load_env_file(args.env_file)  # before anything reads the environment (storage URL, token), and before spawning
     cfg = config_from(args)
     wanted = {"worker", *(name for name, _, _ in COMPONENTS)}
     if args.only:

@@ -132,7 +132,7 @@ async def test_a_full_bot_and_worker_run_at_debug_logs_no_secret(
             assert clips
             await h.double.wait_for(lambda: len(h.double.find("POST", "/messages")) >= len(clips), what="posts")
             h.slash("highlights", vod=f"postgresql://x:{DB_USERINFO}@evil/db?password={DB_QUERY}")
-            await h.settle(0.5)
+            await h.idle()  # the bot has handled (and logged) that request
         finally:
             await h.close()
             await storage.close()

@@ -80,13 +80,13 @@ async def test_votes_from_another_guild_are_refused_and_never_tune_it(backend_ur
 
 
 async def posted(h: BotHarness, job_id: int) -> list:
-    """The job's clips once the poster has posted them all (polled through the repository)."""
-    for _ in range(500):
+    """The job's clips once the poster has posted them all (read through the repository)."""
+    async def all_posted() -> list | None:
         clips = await h.storage.repo.list_clips(job_id)
-        if clips and all(c.message_id for c in clips):
-            return clips
-        await h.settle(0.02)
-    raise AssertionError(f"the clips of job {job_id} were not all posted")
+        return clips if clips and all(c.message_id for c in clips) else None
+
+    found: list = await h.double.wait_for(all_posted, what=f"the clips of job {job_id} posted")
+    return found
 
 
 async def test_the_bot_tells_a_voter_from_another_server_that_the_vote_does_not_count(
