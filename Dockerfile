@@ -5,7 +5,7 @@
 # compose.yaml runs PostgreSQL, one bot and N workers from them. Both images run the `highlights`
 # command; the storage URL and the artifact root come from the environment (see .env.example).
 #
-# The worker installs torch from PyPI (CUDA build on x86-64). For a CPU-only image, build with
+# The worker installs torch (the `vision` extra) from PyPI (CUDA build on x86-64). For a CPU-only image, build with
 #   --build-arg PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 # and for ROCm use the matching PyTorch index instead.
 
@@ -38,7 +38,7 @@ ARG PIP_EXTRA_INDEX_URL=""
 # libass needs fonts for burned-in captions and title cards; opencv-python needs libGL and GLib
 RUN apt-get update && apt-get install -y --no-install-recommends fontconfig fonts-dejavu-core libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
-RUN pip install ".[worker,postgres]" && highlights params >/dev/null && highlights worker --help >/dev/null
+RUN pip install ".[worker,vision,postgres]" && highlights params >/dev/null && highlights worker --help >/dev/null
 USER highlights
 WORKDIR /home/highlights
 STOPSIGNAL SIGTERM

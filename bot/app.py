@@ -17,12 +17,15 @@ from collections.abc import Mapping
 
 from bot.config import ENV_TOKEN, BotConfig
 from bot.errors import BotConfigError
+from storage.redact import install_log_redaction, register_secret
 
 log = logging.getLogger(__name__)
 
 
 def main(storage_url: str, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
+    install_log_redaction()  # no log line, ours or discord.py's, ever shows the token or a password
+    register_secret((env.get(ENV_TOKEN) or "").strip() or None)
     if not (env.get(ENV_TOKEN) or "").strip():
         log.warning("Discord bot not started: %s is not set (put the bot token there to start it)", ENV_TOKEN)
         return 0

@@ -36,6 +36,10 @@ from storage.repo.port import Repository
 
 log = logging.getLogger(__name__)
 
+MAX_RATE_LIMIT_WAIT_S = 30.0
+"""A rate limit longer than this raises ``discord.RateLimited`` (the loops retry later) instead of stalling
+them; discord.py's smallest allowed value."""
+
 
 class HighlightsTree(app_commands.CommandTree):
     """Turns every error of a slash command into a short ephemeral answer."""
@@ -64,6 +68,7 @@ def intents() -> discord.Intents:
 class HighlightsBot(commands.Bot):
     def __init__(self, queue: JobQueue, repo: Repository, config: BotConfig, *, state: BotState | None = None,
                  **options: Any) -> None:
+        options.setdefault("max_ratelimit_timeout", MAX_RATE_LIMIT_WAIT_S)
         super().__init__(command_prefix=commands.when_mentioned, intents=intents(), help_command=None,
                          tree_cls=HighlightsTree, **options)
         self.queue = queue
@@ -73,6 +78,7 @@ class HighlightsBot(commands.Bot):
         self.tuner = Tuner(repo, config.tuning, config.retune_every)
         self.poster = Poster(self, queue, repo, self.state, config)
         self.cards = CardTracker(self, queue, repo, self.state, config, on_finished=self.poster.job_finished)
+        self.poster.on_stopped = self.cards.kick
         self.twitch = TwitchChecks(config.twitch, budget_s=config.twitch_check_s, access=config.twitch_access)
         if not self.twitch.enabled:
             log.info("no Twitch API credentials: VODs are queued without checking them, channels are refused")

@@ -29,6 +29,7 @@ from typing import Any
 
 from bot.errors import BotConfigError
 from storage.artifacts import ArtifactStore
+from storage.redact import redacted_repr, register_secret
 from storage.tuning import TuningOptions
 from storage.twitch.errors import TwitchCredentialsMissing
 from storage.twitch.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, HelixSettings
@@ -47,7 +48,7 @@ HELIX_OPTIONS: dict[str, Any] = {"attempts": 2, "backoff_s": 0.5, "timeout_s": 8
 ``bot.twitch_checks``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class BotConfig:
     """How the bot behaves; the defaults are the production values."""
 
@@ -66,6 +67,8 @@ class BotConfig:
     """Interaction tokens last 15 min: older cards are edited through the channel instead (s)."""
     post_poll_s: float = 10.0
     """How often finished jobs are checked for clips still to post (s)."""
+    post_retry_s: float = 5.0
+    """First wait before posting a job again after a failure; it doubles with each failure, up to 5 min (s)."""
     post_max_age_s: float = 24 * 3600.0
     """Jobs that finished longer ago than this are never posted (a first start on an old database)."""
     requests_per_hour: int = 6
@@ -81,6 +84,12 @@ class BotConfig:
     """The most time one command spends asking Helix before it counts as an outage (s)."""
     twitch_access: VodAccessSettings | None = None
     """GQL and usher for the subscriber-only check of a VOD (with Helix only); None: not checked."""
+
+    def __post_init__(self) -> None:
+        register_secret(self.token)  # however the config was made, no log line or error shows the token
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # the token (and any password in a URL) shows as ***
 
     @classmethod
     def from_env(cls, storage_url: str, env: Mapping[str, str] | None = None, **overrides: object) -> BotConfig:
@@ -112,3 +121,4 @@ class BotConfig:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+

@@ -66,3 +66,9 @@ class TwitchUnreachable(UserFacingError):
     """Twitch's API did not answer a question the command cannot do without (a channel's newest VOD)."""
 
     code = "twitch_unreachable"
+
+
+class CannotPost(UserFacingError):
+    """The bot lacks what it needs to post the clips where they would go (the text says what a moderator fixes)."""
+
+    code = "cannot_post"

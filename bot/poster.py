@@ -8,7 +8,14 @@ the thread by the ``clip <id>`` mark in its footer and recorded instead of poste
 marked done in the bot state only when every clip (and the reel) is posted, so nothing is lost.
 
 Video choice per clip: the requested layout if its file fits ``guild.filesize_limit``, else the
-largest other render that fits, else no file and a note saying why (the VOD link still works).
+largest other render that fits, else no file and a note saying why (the VOD link still works); a file
+Discord still finds too large (413) is replaced by that note.
+
+When Discord refuses a job's posts (403 missing permissions or access, 404 channel gone, 400), the
+job is tried ``REFUSED_TRIES`` times with backoff, then posting it stops: the job's card says what
+Discord refused and what a moderator can do, and /setup resumes it once the problem is fixed. Other
+jobs go on meanwhile. Outages (5xx, long rate limits, the database) are retried with backoff for as
+long as the job is young enough to post (``post_max_age_s``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -23,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.channel_access import refusal_text
 from bot.errors import BotError
 from bot.state import BotState, JobPost
 from bot.views.clip_post import clip_embed, clip_id_of
+from bot.views.embed_limits import fit
 from bot.views.job_card import job_label
 from bot.views.votes import vote_view
 from bot.wakeup import pause
@@ -48,6 +58,9 @@ MIB = 1024 * 1024
 REEL_MARK = "reel of job {job_id}"
 RETRY_MAX_S = 300.0
 PRUNE_EVERY_S = 3600.0
+REFUSED_TRIES = 3
+"""Times Discord may refuse a job's posts before posting it stops until /setup resumes it."""
+TOO_LARGE = "The video is over this server's upload limit, so it is not attached."
 
 
 class PostingError(BotError):
@@ -56,10 +69,18 @@ class PostingError(BotError):
     code = "posting"
 
 
+def refused(exc: BaseException) -> bool:
+    """Discord said no (and will again until someone changes something), rather than "not now"."""
+    return isinstance(exc, PostingError) or (isinstance(exc, discord.HTTPException)
+                                             and exc.status in (400, 401, 403, 404, 413))
+
+
 class Poster:
     def __init__(self, client: discord.Client, queue: JobQueue, repo: Repository, state: BotState,
-                 config: BotConfig) -> None:
+                 config: BotConfig, on_stopped: Callable[[], None] | None = None) -> None:
         self.client = client
+        self.on_stopped = on_stopped
+        """Called when a job's posting stops (the card tracker shows why)."""
         self.queue = queue
         self.repo = repo
         self.state = state
@@ -67,7 +88,8 @@ class Poster:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._retry_at: dict[int, tuple[float, int]] = {}
+        self._retry_at: dict[int, tuple[float, int, int]] = {}
+        """Job id → (when to try again, failures, refusals among them)."""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="clip-poster")
@@ -114,18 +136,54 @@ class Poster:
                 retry = self._retry_at.get(job.id)
                 if retry is not None and time.monotonic() < retry[0]:
                     continue
-                if (await self.state.post(job.id)).done:
+                post = await self.state.post(job.id)
+                if post.done or post.stopped:
                     continue
                 try:
                     if (await self._post_job(job)).done:
                         done += 1
                         self._retry_at.pop(job.id, None)
-                except (discord.HTTPException, PostingError) as exc:
+                except (discord.HTTPException, discord.RateLimited, PostingError) as exc:
                     failures = (retry[1] if retry else 0) + 1
-                    wait = min(RETRY_MAX_S, 5.0 * 2 ** failures)
-                    self._retry_at[job.id] = (time.monotonic() + wait, failures)
-                    log.warning("posting the clips of job %d failed (%s); trying again in %.0f s", job.id, exc, wait)
+                    refusals = (retry[2] if retry else 0) + (1 if refused(exc) else 0)
+                    if refusals >= REFUSED_TRIES:
+                        await self._stop(job, exc)
+                        continue
+                    wait = min(RETRY_MAX_S, self.config.post_retry_s * 2 ** failures)
+                    self._retry_at[job.id] = (time.monotonic() + wait, failures, refusals)
+                    log.warning("posting the clips of job %d failed (%s); trying again in %.1f s", job.id, exc, wait)
             return done
+
+    async def _stop(self, job: Job, exc: BaseException) -> None:
+        """Stop posting ``job`` after Discord refused it again and again; its card says why."""
+        self._retry_at.pop(job.id, None)
+        settings = await self.state.guild(job.guild_id or "")
+        channel_id = settings.clip_channel_id or job.channel_id or "0"
+        if isinstance(exc, discord.HTTPException):
+            text = refusal_text(self.client, job.guild_id or 0, channel_id, exc, "post the clips")
+        else:
+            text = f"The clips cannot be posted: {exc}"
+        post = await self.state.post(job.id)
+        await self.state.set_post(replace(post, problem=text, stopped=True))
+        log.warning("posting the clips of job %d stopped after %d refusals: %s", job.id, REFUSED_TRIES, text)
+        if self.on_stopped is not None:
+            self.on_stopped()
+
+    async def resume(self, guild_id: str) -> int:
+        """Post again the jobs of ``guild_id`` whose posting stopped (a moderator fixed what was refused)."""
+        resumed = 0
+        for post in await self.state.stopped_posts():
+            try:
+                job = await self.queue.get(post.job_id)
+            except StorageError:
+                continue
+            if job.guild_id == guild_id:
+                await self.state.set_post(replace(post, stopped=False, problem=None))
+                self._retry_at.pop(job.id, None)
+                resumed += 1
+        if resumed:
+            self.kick()
+        return resumed
 
     async def post_job(self, job: Job) -> JobPost:
         """Post ``job``'s clips now (serialised with the background loop)."""
@@ -157,11 +215,7 @@ class Poster:
         for clip in pending:
             sent = found.get(f"clip {clip.id}")
             if sent is None:
-                path, note = self._choose_video(clip, layout, limit, twitch=vod_id is not None)
-                embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=note)
-                file = discord.File(path, filename=f"clip-{clip.id}{path.suffix}") if path else None
-                message = await target.send(embed=embed, file=file, view=vote_view(clip))  # type: ignore[arg-type]
-                sent = str(message.id)
+                sent = await self._send_clip(target, job, clip, layout, limit, vod_id, source_name)
             await self.repo.set_clip_message(clip.id, message_id=sent, channel_id=str(channel_id),
                                              thread_id=str(thread_id))
         if reel is not None and not post.reel_message_id:
@@ -169,6 +223,21 @@ class Poster:
             post = await self.state.set_post(replace(post, reel_message_id=reel_id))
         log.info("posted %d clip(s) of job %d in thread %s", len(pending), job.id, thread_id)
         return await self.state.set_post(replace(post, done=True))
+
+    async def _send_clip(self, target: discord.PartialMessageable, job: Job, clip: Clip, layout: str, limit: int,
+                         vod_id: str | None, source_name: str | None) -> str:
+        path, note = self._choose_video(clip, layout, limit, twitch=vod_id is not None)
+        embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=note)
+        file = discord.File(path, filename=f"clip-{clip.id}{path.suffix}") if path else None
+        try:
+            message = await target.send(embed=embed, file=file, view=vote_view(clip))  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            if exc.status != 413 or file is None:
+                raise
+            log.warning("clip %d: Discord found its file too large (%s); posting it without the file", clip.id, exc)
+            embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=TOO_LARGE)
+            message = await target.send(embed=embed, view=vote_view(clip))
+        return str(message.id)
 
     async def _open_thread(self, channel_id: int, job: Job) -> str:
         channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
@@ -240,7 +309,13 @@ class Poster:
             file = discord.File(path, filename=f"reel-{job.id}{path.suffix}")
         else:
             embed.description = "The reel is too large to upload here (or missing)."
-        message = await target.send(embed=embed, file=file)  # type: ignore[arg-type]
+        try:
+            message = await target.send(embed=fit(embed), file=file)  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            if exc.status != 413 or file is None:
+                raise
+            embed.description = "The reel is too large to upload here."
+            message = await target.send(embed=fit(embed))
         return str(message.id)
 
 

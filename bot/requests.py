@@ -3,10 +3,11 @@
 Consumes interactions and their options; produces queue jobs (through the ``JobQueue`` port), job
 cards (tracked by ``bot.cards``) and short answers. Order matters for Discord's 3-second deadline:
 what needs no I/O (guild, permission, the VOD reference, the rate limit, a channel without Twitch
-credentials) is checked first and answered at once; then the interaction is deferred before the
-first database call and before Twitch is asked (``bot.twitch_checks``: does the VOD exist, is it
-finished, which is a channel's newest VOD). A VOD that Twitch confirmed carries its title and owner
-into the job (and the card); its owner becomes the job's streamer when the request names none.
+credentials, whether the bot could post the clips where they go) is checked first and answered at
+once; then the interaction is deferred before the first database call and before Twitch is asked
+(``bot.twitch_checks``: does the VOD exist, is it finished, which is a channel's newest VOD). A VOD
+that Twitch confirmed carries its title and owner into the job (and the card); its owner becomes the
+job's streamer when the request names none.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.errors import BadOption, NotAllowed, NotFound
+from bot.channel_access import fix_text, missing, permissions_in
+from bot.errors import BadOption, CannotPost, NotAllowed, NotFound
 from bot.limits import RateLimiter, check_quota
 from bot.permissions import is_admin, require_guild, require_requester
 from bot.replies import ANSWERED, tell
@@ -98,6 +100,7 @@ class Requests:
         if layout is not None and layout not in LAYOUTS:
             raise BadOption(f"Layout must be one of {', '.join(LAYOUTS)}.")
         login = check_login(streamer) if streamer else None
+        can_post(interaction, int(settings.clip_channel_id or interaction.channel_id or 0))
         admin = is_admin(interaction)
         key = (guild_id, user_id)
         if not admin:
@@ -155,13 +158,20 @@ class Requests:
         return None
 
     async def _send_card(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        """Send the public card, saved before it is sent (``bot.cards``: a crash in between cannot orphan it)."""
         position = await self.queue.queue_position(job.id) if job.status is JobStatus.QUEUED else None
         embed = card_embed(job, now=utcnow().replace(microsecond=0), position=position)
         view = card_view(job)
-        message = await interaction.followup.send(embed=embed, view=view or discord.utils.MISSING, wait=True)
+        expected = await self.cards.expect(job.id, str(interaction.channel_id))
+        try:
+            message = await interaction.followup.send(embed=embed, view=view or discord.utils.MISSING, wait=True)
+        except discord.HTTPException:
+            await self.cards.forget(expected)
+            raise
         channel_id = message.channel.id if message.channel else interaction.channel_id
-        await self.cards.track(CardRef(job_id=job.id, message_id=str(message.id), channel_id=str(channel_id)),
-                               embed, webhook_message=message)
+        await self.cards.track(CardRef(job_id=job.id, message_id=str(message.id), channel_id=str(channel_id),
+                                       created_at=expected.created_at),
+                               embed, webhook_message=message, followup=interaction.followup, expected=expected)
 
     # -- cancel -------------------------------------------------------------------------------------------
     async def cancel(self, interaction: discord.Interaction[Any], job_id: int) -> None:
@@ -222,7 +232,18 @@ class Requests:
         elif job.status is JobStatus.RUNNING:
             state += f" {job.progress * 100:.0f}% {job.stage or ''}".rstrip()
         who = f" — <@{job.requested_by}>" if job.requested_by and job.requested_by.isdigit() else ""
-        return f"#{job.id} {job_label(job)}: {state}{who}"
+        problem = (await self.state.post(job.id)).problem
+        return f"#{job.id} {job_label(job)}: {state}{who}" + (f"\n  ⚠️ {problem}" if problem else "")
+
+
+def can_post(interaction: discord.Interaction[Any], channel_id: int) -> None:
+    """Refuse a request whose clips the bot could not post in ``channel_id`` (``CannotPost`` says what to fix)."""
+    perms, in_thread = permissions_in(interaction, channel_id)
+    if perms is None:
+        return  # not in the cache: the poster shows any refusal on the job's card
+    lacking = missing(perms, in_thread=in_thread)
+    if lacking:
+        raise CannotPost(f"{fix_text(channel_id, lacking)} Until then I could not post the clips, so nothing was queued.")
 
 
 def _title(video: TwitchVideo) -> str:

@@ -42,6 +42,8 @@ class CardRef:
 
     job_id: int
     message_id: str
+    """Empty while the card is being sent: saved first, so a crash before the id is known leaves a trace that
+    the next start resolves from the channel's history (``bot.cards``)."""
     channel_id: str
     created_at: float = field(default_factory=time.time)
     """Unix time the card was sent (its interaction token lasts 15 minutes from about then)."""
@@ -56,6 +58,10 @@ class JobPost:
     reel_message_id: str | None = None
     done: bool = False
     updated_at: float = field(default_factory=time.time)
+    problem: str | None = None
+    """What Discord refused and what a moderator can do about it (shown on the job card and in /jobs)."""
+    stopped: bool = False
+    """Posting gave up after Discord refused it several times; /setup, once the problem is fixed, resumes it."""
 
 
 class BotState:
@@ -116,11 +122,18 @@ class BotState:
             self._data["cards"].append(asdict(card))
             await self._save()
 
+    async def replace_card(self, old: CardRef, new: CardRef) -> None:
+        """Swap ``old`` for ``new`` in one write (a sent card gets its message id)."""
+        async with self._lock:
+            await self.load()
+            cards = [c for c in self._data["cards"] if not _same_card(c, old)]
+            self._data["cards"] = [*cards, asdict(new)]
+            await self._save()
+
     async def remove_card(self, card: CardRef) -> None:
         async with self._lock:
             await self.load()
-            self._data["cards"] = [c for c in self._data["cards"]
-                                   if not (c["job_id"] == card.job_id and c["message_id"] == card.message_id)]
+            self._data["cards"] = [c for c in self._data["cards"] if not _same_card(c, card)]
             await self._save()
 
     # -- posts ------------------------------------------------------------------------------------------
@@ -128,6 +141,10 @@ class BotState:
         await self.load()
         raw = self._data["posts"].get(str(job_id))
         return JobPost(job_id=job_id) if raw is None else JobPost(**raw)
+
+    async def stopped_posts(self) -> list[JobPost]:
+        await self.load()
+        return [JobPost(**raw) for raw in self._data["posts"].values() if raw.get("stopped")]
 
     async def set_post(self, post: JobPost) -> JobPost:
         async with self._lock:
@@ -152,6 +169,11 @@ class BotState:
     async def _save(self) -> None:
         text = json.dumps(self._data, indent=1, sort_keys=True)
         await asyncio.to_thread(_write_atomic, self.path, text)
+
+
+def _same_card(raw: dict[str, Any], card: CardRef) -> bool:
+    return bool(raw["job_id"] == card.job_id and raw["message_id"] == card.message_id
+                and raw["channel_id"] == card.channel_id)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -69,14 +69,12 @@ class Tuner:
     async def voted_clips(self, guild_id: str, streamer_id: int, since: datetime | None) -> list[VotedClip]:
         clips = await self.repo.list_voted_clips(guild_id, streamer_id)
         voted: list[VotedClip] = []
-        for clip in clips:
-            up, down = clip.up_votes, clip.down_votes
-            if since is not None:
-                votes = [v for v in await self.repo.list_votes(clip.id) if v.voted_at > since]
-                up = sum(1 for v in votes if v.value > 0)
-                down = sum(1 for v in votes if v.value < 0)
-            if up + down:
-                voted.append(VotedClip(signals=clip.signals, up=up, down=down))
+        for clip in clips:  # who voted how: tuning counts voters, and caps each one's weight
+            votes = [v for v in await self.repo.list_votes(clip.id) if since is None or v.voted_at > since]
+            if votes:
+                voted.append(VotedClip(signals=clip.signals, up=sum(1 for v in votes if v.value > 0),
+                                       down=sum(1 for v in votes if v.value < 0),
+                                       voters=tuple((v.user_id, v.value) for v in votes)))
         return voted
 
     async def retune(self, guild_id: str, streamer_id: int) -> Tuning | None:

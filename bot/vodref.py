@@ -29,12 +29,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import BadVodReference
-from storage.twitch_ref import EXAMPLE, LOGIN, VOD_ID, BadTwitchReference, looks_like_url, parse_twitch, short
+from storage.twitch_ref import (
+    EXAMPLE,
+    LOGIN,
+    VOD_ID,
+    BadTwitchReference,
+    has_control,
+    has_non_ascii_digit,
+    looks_like_url,
+    parse_twitch,
+    short,
+)
 
 MEDIA_SUFFIXES = frozenset({".mp4", ".mkv", ".webm", ".mov", ".flv", ".ts", ".m4a", ".aac", ".mp3", ".wav", ".ogg"})
 CHAT_SUFFIXES = (".jsonl", ".json", ".txt", ".log")
 """Chat logs the detector reads; a media file's chat is found next to it under the same stem."""
-MISTYPED_ID = re.compile(r"[vV]\d+")
+MISTYPED_ID = re.compile(r"[vV][0-9]+")
+NAME_MAX_BYTES = 255
+"""The longest file name most file systems allow (bytes, UTF-8): longer words are no file."""
 """``v`` + digits is an id with the wrong number of digits, never a channel."""
 
 
@@ -88,6 +100,7 @@ def parse_vod(text: str, media_root: Path | None, *, allow_channel: bool = False
     Links and id-like text go to the shared Twitch parser (``storage.twitch_ref``); anything else
     is a path in the media folder."""
     raw = (text or "").strip().strip("<>").strip()
+    _refuse_unreadable(raw)
     if allow_channel and raw and not looks_like_url(raw) and not VOD_ID.fullmatch(raw):
         login = _bare_login(raw)
         if login is not None:
@@ -103,8 +116,20 @@ def parse_vod(text: str, media_root: Path | None, *, allow_channel: bool = False
     return VodRef(twitch_vod_id=ref.vod_id) if ref.vod_id is not None else VodRef(channel=ref.channel)
 
 
+def _refuse_unreadable(raw: str) -> None:
+    """Text no VOD id, link, login or file name can be: a clear reply instead of an OSError later."""
+    if has_control(raw):
+        raise BadVodReference("That contains a control character (such as a NUL byte); type the VOD link or "
+                              f"number again, like {EXAMPLE}.")
+    if has_non_ascii_digit(raw) and not looks_like_url(raw) and re.fullmatch(r"[vV]?\w+", raw):
+        raise BadVodReference(f"`{_short(raw)}` uses digits other than 0–9; Twitch VOD ids are written with the "
+                              f"digits 0–9, as in {EXAMPLE}.")
+    if any(len(part.encode("utf-8", "replace")) > NAME_MAX_BYTES for part in re.split(r"[/\\]", raw)):
+        raise BadVodReference(f"`{_short(raw)}` is too long to be a VOD link, id, channel or file name.")
+
+
 def _id_like(raw: str) -> bool:
-    return bool(re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw)) and any(ch.isdigit() for ch in raw)
+    return bool(re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw)) and any("0" <= ch <= "9" for ch in raw)
 
 
 def _bare_login(raw: str) -> str | None:
@@ -124,20 +149,36 @@ def _named_file(raw: str, media_root: Path | None) -> bool:
     if media_root is None:
         return False
     entry = media_root / raw
-    return entry.is_file() or entry.is_symlink()
+    try:
+        return entry.is_file() or entry.is_symlink()
+    except (OSError, ValueError):  # refused with its reason by _parse_path
+        return True
 
 
 def _parse_path(raw: str, media_root: Path | None) -> VodRef:
     if media_root is None:
         raise BadVodReference(f"Give a Twitch VOD link like {EXAMPLE} or its number "
                               "(local files are turned off on this bot).")
-    root = media_root.resolve()
-    candidate = Path(raw).expanduser()
-    path = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        root = media_root.resolve()
+        candidate = Path(raw).expanduser()
+        path = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    except RuntimeError:  # Python's resolve() on a symlink loop
+        raise BadVodReference(f"`{_short(raw)}` is a symlink loop in the media folder.") from None
+    except (OSError, ValueError) as exc:
+        raise BadVodReference(f"`{_short(raw)}` cannot be a file in the media folder "
+                              f"({getattr(exc, 'strerror', None) or exc}).") from None
     if not path.is_relative_to(root):
         raise BadVodReference("That file is outside the folder this bot may read. "
                               "Give a path inside the media folder your admin set up.")
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:
+        raise BadVodReference(f"`{_short(raw)}` cannot be read ({exc.strerror or exc}).") from None
+    if not is_file:
+        if path.exists() or path.is_symlink():
+            raise BadVodReference(f"`{_short(raw)}` in the media folder is not a regular file (a folder, a pipe, "
+                                  "a device or a broken link).")
         raise BadVodReference(f"There is no file `{_short(raw)}` in the media folder.")
     suffix = path.suffix.lower()
     if suffix in MEDIA_SUFFIXES:

@@ -17,7 +17,7 @@ from bot.permissions import require_guild
 from bot.replies import tell
 from bot.tuner import Tuner
 from bot.views.votes import EMOJI, vote_view
-from storage.errors import RecordNotFound
+from storage.errors import ForeignVote, RecordNotFound
 from storage.repo.port import Repository
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,11 @@ class Voting:
             await tell(interaction, f"You already voted {EMOJI[direction]} on this clip; press {other} to change "
                                     "your vote.")
             return
-        clip = await self.repo.vote(clip_id, user_id, value)
+        try:  # the repository refuses a clip of another guild's job (the button's id names any clip)
+            clip = await self.repo.vote(clip_id, user_id, value, guild_id=guild_id)
+        except ForeignVote:
+            await tell(interaction, "This clip was made for another server, so votes from here do not count.")
+            return
         await interaction.edit_original_response(view=vote_view(clip))
         streamer_id = await self.tuner.streamer_of(clip)
         if streamer_id is not None:

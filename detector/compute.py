@@ -167,7 +167,7 @@ def select_backend(device: str = "auto") -> ArrayBackend:
         return TorchBackend("cuda")
     if device == "torch-cpu":
         if importlib.util.find_spec("torch") is None:
-            raise DeviceError("--device torch-cpu needs torch installed.", hint="pip install torch")
+            raise DeviceError("--device torch-cpu needs torch installed.", hint="Install the `vision` extra (README, Install).")
         return TorchBackend("cpu")
     raise DeviceError(f"Unknown device {device!r}.", hint="Use auto, cpu, cuda or torch-cpu.")
 

@@ -37,9 +37,12 @@ log = logging.getLogger(__name__)
 RESULT_JSON = "result.json"
 REPORT_HTML = "report.html"
 DETECT_SPAN = (0.02, 0.90)
-RENDER_SPAN = (0.93, 0.99)
-"""Share of a DETECT job's progress rendering covers, when the payload asks for clips."""
 """Share of a DETECT job's progress the detector itself covers; artifacts and clips take the rest."""
+DETECT_SPAN_RENDERING = (0.02, 0.40)
+"""The detector's share when the job also renders clips (on a CPU, encoding takes longer than detecting)."""
+RENDER_SPAN = (0.45, 0.98)
+"""Share of a DETECT job's progress rendering covers, when the payload asks for clips; it rises clip by
+clip (``render_job`` reports units of the whole rendering)."""
 STAGE_WEIGHTS = {"signal chat": 0.10, "signal audio": 0.02, "decode audio": 0.70, "download audio": 0.25,
                  "download chat": 0.10}
 """Rough share of the detector's time per pipeline stage (unknown stages get ``DEFAULT_STAGE_WEIGHT``)."""
@@ -51,6 +54,7 @@ class DetectorProgress:
     """Turns the pipeline's ``(stage, done, total)`` calls into job fractions within ``DETECT_SPAN``."""
 
     control: JobControl
+    span: tuple[float, float] = DETECT_SPAN
     _stage: str | None = None
     _base: float = 0.0
 
@@ -60,7 +64,7 @@ class DetectorProgress:
                 self._base += STAGE_WEIGHTS.get(self._stage, DEFAULT_STAGE_WEIGHT)
             self._stage = stage
         share = STAGE_WEIGHTS.get(stage, DEFAULT_STAGE_WEIGHT) * (min(done / total, 1.0) if total else 0.0)
-        lo, hi = DETECT_SPAN
+        lo, hi = self.span
         self.control.report(stage, lo + (hi - lo) * min(self._base + share, 1.0))
 
 
@@ -88,7 +92,8 @@ class DetectJob:
         self.artifacts.ensure_free_space()
         control.report("starting", 0.0)
         await control.confirm_owned()  # "starting" is written (and the lease renewed) before the heavy work
-        progress = DetectorProgress(control)
+        span = DETECT_SPAN_RENDERING if job.payload.get("render") else DETECT_SPAN
+        progress = DetectorProgress(control, span)
         sources = None
         if (twitch_id := twitch_vod_of(job.payload)) is not None:
             from detector.ingest import fetch_twitch_sources
@@ -117,12 +122,12 @@ class DetectJob:
                              meta={**result.meta, "twitch": twitch_meta(sources),
                                    "notes": [*result.meta.get("notes", ()), *sources.notes]})
         control.raise_if_stopped()
-        control.report("writing artifacts", DETECT_SPAN[1])
+        control.report("writing artifacts", span[1])
         self.artifacts.ensure_free_space()
         folder = self.artifacts.job_dir(job.id)
         written = await control.supervise(asyncio.to_thread(
             write_outputs, result, json=folder / RESULT_JSON, html=folder / REPORT_HTML))
-        control.report("storing clips", 0.95)
+        control.report("storing clips", span[1] + 0.02)
         await control.confirm_owned()
         vod_id = await self._vod_id(job.payload, req, float(result.meta.get("duration_s") or 0.0))
         drafts = []

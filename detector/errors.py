@@ -30,6 +30,18 @@ class MediaError(DetectorError):
     code = "media_error"
 
 
+class NotAMediaFile(MediaError):
+    """The media path is a FIFO, a device, a socket, a symlink loop or a broken link: refused unopened."""
+
+    code = "not_a_file"
+
+
+class MediaTooLong(MediaError):
+    """The media (or the chat log's timeline) is longer than the configured cap on VOD length."""
+
+    code = "media_too_long"
+
+
 class FFmpegNotFound(DetectorError):
     """Neither ffmpeg on PATH nor the imageio-ffmpeg wheel is available."""
 

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 
+from detector import children
 from detector.errors import FFmpegNotFound, MediaError
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -57,7 +58,7 @@ def run_ffmpeg(args: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S,
     """Run ``ffmpeg -hide_banner -nostdin <args>``; raise MediaError with stderr on failure."""
     argv = [ffmpeg_path(), "-hide_banner", "-nostdin", *args]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+        proc = children.run(argv, capture_output=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise MediaError(f"{what} took longer than {timeout_s:.0f} s and was stopped.") from None
     if proc.returncode != 0:
@@ -71,7 +72,7 @@ def feed_ffmpeg(argv: Sequence[str], chunks: Iterable[bytes | memoryview] | None
     for ``-i pipe:0``; None: no stdin), wait for it, and raise MediaError with stderr on failure.
     ffmpeg is killed if anything goes wrong on our side, so no half-run encoder is left behind."""
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
+        proc = children.popen(argv, stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err)
         try:
             if chunks is not None:

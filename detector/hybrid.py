@@ -71,22 +71,23 @@ def profile_name(options: HybridOptions) -> str:
 
 def run_segments(media: MediaInfo | None, settings: Settings, options: HybridOptions | None = None, *,
                  abort: AbortCheck | None = None, progress: ProgressCallback | None = None) -> Outcome:
-    """Segments of the whole VOD, from keyframes and speech — and, when the vision model is here,
-    its gameplay/talking/menu probabilities on a frame every ``vision_sparse_every_s``; only with
-    video (audio alone is too weak)."""
+    """Segments of the whole VOD, from keyframes and speech — and, when the vision model is here, its
+    gameplay/talking/menu probabilities on a frame every ``vision_sparse_every_s`` where the cheap
+    features leave the label in doubt; only with video (audio alone is too weak)."""
     if media is None or not media.has_video:
         return Outcome(reason="needs a video stream (audio alone cannot tell gameplay from talking well)")
     try:
         from detector.signals.segments import segment_vod
     except ImportError as exc:
         return Outcome(reason=missing_package(exc))
-    vision = sparse_vision(media, settings, options, abort=abort, progress=progress)
-    return Outcome(segment_vod(media, settings, vision=vision, abort=abort, progress=progress))
+    look = sparse_vision(media, options, abort=abort, progress=progress)
+    return Outcome(segment_vod(media, settings, vision_at=look, abort=abort, progress=progress))
 
 
-def sparse_vision(media: MediaInfo, settings: Settings, options: HybridOptions | None, *,
-                  abort: AbortCheck | None = None, progress: ProgressCallback | None = None) -> Any:
-    """Label probabilities of sparse whole-VOD frames for the segmenter (None: vision off or absent)."""
+def sparse_vision(media: MediaInfo, options: HybridOptions | None, *, abort: AbortCheck | None = None,
+                  progress: ProgressCallback | None = None) -> Any:
+    """A function giving label probabilities of frames at given times, for the segmenter (None: vision
+    off or its model absent)."""
     if options is None or not options.vision or media.duration_s <= 0:
         return None
     try:
@@ -97,9 +98,11 @@ def sparse_vision(media: MediaInfo, settings: Settings, options: HybridOptions |
         return None
     if unavailable_reason(models, media):
         return None
-    step = float(settings["vision_sparse_every_s"])
-    times = np.arange(step / 2, media.duration_s, step)
-    return label_frames(media, times, models, abort=abort, progress=progress)
+
+    def look(times: np.ndarray) -> Any:
+        return label_frames(media, [float(t) for t in times], models, abort=abort, progress=progress)
+
+    return look
 
 
 def missing_package(exc: ImportError) -> str:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 _JOB_ID: ContextVar[int | None] = ContextVar("highlights_job_id", default=None)
 T = TypeVar("T")
+ABANDON_AFTER_S = 3.0
+"""After a shutdown's grace period ran out and the abort flag is set, the job's thread gets this long to
+stop; past it the worker stops waiting for it (releases the job and exits; the thread dies with the
+process)."""
 
 
 # -- the job id in log records ----------------------------------------------------------------------------
@@ -131,12 +135,15 @@ class JobControl:
         """Await ``work`` (a thread) while heartbeating, writing progress and watching for stops."""
         task = asyncio.ensure_future(work)
         task.add_done_callback(lambda _: self._wake.set())
+        abandon_at: float | None = None
         while not task.done():
             now = self._loop.time()
             wait = self._next_beat - now
             deadline = self._deadline if self.reason is None else None  # a shutdown not yet acted on
             if deadline is not None:
                 wait = min(wait, deadline - now)
+            if abandon_at is not None:
+                wait = min(wait, abandon_at - now)
             if self._wake.is_set():
                 await asyncio.sleep(0)  # let the loop deliver the thread's result before looking again
             else:
@@ -148,6 +155,14 @@ class JobControl:
             await self._tick()  # also when the work just ended, so its last stage is written
             if deadline is not None and self._loop.time() >= deadline and not task.done():
                 self.stop(StopReason.SHUTDOWN)
+            if self.reason is StopReason.SHUTDOWN and not task.done():
+                if abandon_at is None:
+                    abandon_at = self._loop.time() + ABANDON_AFTER_S
+                elif self._loop.time() >= abandon_at:
+                    log.warning("job %d: its work did not stop within %.0f s of the abort; leaving it behind",
+                                self.job.id, ABANDON_AFTER_S)
+                    task.add_done_callback(_consume)
+                    raise StopRequested(StopReason.SHUTDOWN.value)
         return task.result()
 
     async def _tick(self, *, force_beat: bool = False) -> None:
@@ -175,3 +190,9 @@ class JobControl:
             self.stop(StopReason.LOST)
         elif beat.cancel_requested:
             self.stop(StopReason.CANCEL)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned work's outcome whenever it ends (nothing logged as never retrieved)."""
+    if not task.cancelled():
+        task.exception()

@@ -142,7 +142,7 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     if media is not None and not media.has_audio and chat is None:
         raise DetectorError(f"{media.path} has no audio stream and no chat log was given.",
                             hint="Add --chat FILE, or give a file with sound.")
-    duration = max(media.duration_s if media else 0.0, chat.duration_s if chat else 0.0)
+    duration = _timeline_s(media, chat)
     backend = select_backend(req.device)
     ctx = SignalContext(settings=req.settings, backend=backend, progress=progress, abort=abort)
     inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon, ranker=req.ranker)
@@ -278,6 +278,18 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     return DetectionResult(candidates=candidates, tracks=tracks, fused=fused, meta=meta)
+
+
+def _timeline_s(media: MediaInfo | None, chat: ChatLog | None) -> float:
+    """The VOD timeline every track is sized from: the media's (already capped by probing) or the chat
+    log's, never past the cap on VOD length (a log whose last message lies days after its first)."""
+    from detector.sources.media import max_media_s, too_long
+
+    chat_s = chat.duration_s if chat else 0.0
+    cap = max_media_s()
+    if chat is not None and chat_s > cap:
+        raise too_long(f"The chat log {chat.source} (its last message)", chat_s, cap)
+    return max(media.duration_s if media else 0.0, chat_s)
 
 
 def _with_top_k(settings: Settings, top_k: int) -> Settings:

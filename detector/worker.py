@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from detector.errors import ConfigError, DetectorError
 from detector.job_control import JobControl, StopReason, job_context
+from detector.scratch import sweep
 from storage.artifacts import ArtifactStore
+from storage.bounded import bounded, stop_task
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
 from storage.queue.timeouts import KindTimeouts, with_overrides
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SLACK_S = 5.0
 """How long past ``idle_s`` an idle worker waits for a queue's ``wait_for_jobs`` before giving up on it."""
+RELEASE_TIMEOUT_S = 3.0
+"""How long releasing a job on shutdown may take; past it the lease expires and recovery re-queues it."""
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
@@ -69,6 +73,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._recovered = asyncio.Event()
         """Set when this worker re-queued stalled jobs: the idle wait ends so it can claim them at once."""
+        self._closing = asyncio.Event()
+        """Set when ``run`` ends: background loops stop at their next step even if a cancellation is lost."""
         self._control: JobControl | None = None
         self.handled = 0
 
@@ -100,7 +106,8 @@ class Worker:
                     log.warning("claiming a job failed: %s", exc)
                     job = None
                 if job is not None and self._stopping.is_set():
-                    await self.queue.release(job.id, self.options.worker_id)
+                    await bounded(self.queue.release(job.id, self.options.worker_id), RELEASE_TIMEOUT_S,
+                                  what=f"releasing job {job.id}")
                     break
                 if job is None:
                     if self.options.once:
@@ -113,8 +120,8 @@ class Worker:
                     log.warning("job %d: the queue could not record how it ended (%s); its lease will expire "
                                 "and it will be recovered", job.id, exc)
         finally:
-            recover.cancel()
-            await asyncio.gather(recover, return_exceptions=True)
+            self._closing.set()
+            await stop_task(recover, what="the stalled-job recovery")
         return self.handled
 
     async def _idle(self) -> None:
@@ -137,11 +144,10 @@ class Worker:
             await asyncio.wait(waits, timeout=idle_s + (IDLE_WAIT_SLACK_S if announced else 0.0),
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in waits:
-                task.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+            await asyncio.gather(*(stop_task(task, what="waiting for new jobs") for task in waits))
             self._recovered.clear()
-        failure = announced.exception() if announced is not None and not announced.cancelled() else None
+        failure = announced.exception() if announced is not None and announced.done() \
+            and not announced.cancelled() else None
         if failure is not None:  # never spin: sleep the interval instead
             log.warning("waiting for new jobs failed (%s); sleeping %g s instead", failure, idle_s)
             try:
@@ -152,7 +158,7 @@ class Worker:
     async def _recover_periodically(self) -> None:
         """Re-queue jobs whose worker died: cheap and idempotent, so every worker does it."""
         interval = min(t.heartbeat_s for t in self.timeouts.values())
-        while True:
+        while not self._closing.is_set():
             try:
                 recovered = await self.queue.recover_stalled()
                 if recovered:
@@ -160,7 +166,10 @@ class Worker:
                     log.warning("recovered stalled job(s) %s (their worker stopped heartbeating)", recovered)
             except Exception as exc:  # never let this task die: the next round may succeed
                 log.warning("recovering stalled jobs failed: %s", exc)
-            await asyncio.sleep(interval)
+            try:  # ends early when run() ends, even if this task's cancellation was lost in the driver
+                await asyncio.wait_for(self._closing.wait(), interval)
+            except TimeoutError:
+                pass
 
     # -- one job ----------------------------------------------------------------------------------------
     async def run_job(self, job: Job) -> JobStatus | None:
@@ -172,6 +181,8 @@ class Worker:
             control.begin_shutdown(self.options.grace_s)
         with job_context(job.id):
             log.info("started %s job %d (attempt %d of %d)", job.kind, job.id, job.attempts, job.max_attempts)
+            if job.attempts > 1:  # a dead attempt may have left .part files and scratch folders behind
+                await asyncio.to_thread(sweep, self.artifacts.job_dir(job.id, create=False), 0.0)
             try:
                 status = await self._finish(job, control)
             finally:
@@ -223,7 +234,13 @@ class Worker:
             await self.queue.cancelled(job.id, wid)
             log.info("job %d cancelled; partial artifacts removed", job.id)
             return JobStatus.CANCELLED
-        await self.queue.release(job.id, wid)
+        released = await bounded(self.queue.release(job.id, wid), RELEASE_TIMEOUT_S, what=f"releasing job {job.id}")
+        if released is None:
+            log.warning("job %d: not released in time; its lease will expire and another worker will run it", job.id)
+            return None
+        if not released:
+            log.warning("job %d: its lease was already lost when releasing it", job.id)
+            return None
         log.info("job %d released for another worker (shutdown)", job.id)
         return JobStatus.QUEUED
 

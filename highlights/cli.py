@@ -1,7 +1,8 @@
 """The ``highlights`` command line: parses arguments, configures logging, turns errors into text.
 
 Subcommands live in ``highlights/cmd_*.py``; each adds its parser and a ``run(args) -> int``.
-Every ``DetectorError`` and ``StorageError`` becomes one line on stderr (exit 2); Ctrl-C cancels cleanly (exit 130).
+Every ``DetectorError`` and ``StorageError`` becomes one line on stderr (exit 2), secrets masked; Ctrl-C
+cancels cleanly (exit 130).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from detector.errors import DetectorError
 from storage.errors import StorageError
+from storage.redact import install_log_redaction, redact
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_bench_render,
         cmd_demo,
         cmd_detect,
+        cmd_discord,
         cmd_doctor,
         cmd_eval,
         cmd_jobs,
@@ -37,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (cmd_detect, cmd_demo, cmd_eval, cmd_adapt, cmd_bench, cmd_params, cmd_jobs, cmd_worker, cmd_run,
-                   cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips, cmd_doctor):
+                   cmd_render, cmd_bench_render, cmd_models, cmd_twitch, cmd_viewer_clips, cmd_doctor,
+                   cmd_discord):
         module.add_parser(sub)
     return parser
 
@@ -50,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # passwords and tokens never reach a log line (storage.redact)
     try:
         return int(args.func(args) or 0)
     except (DetectorError, StorageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)

@@ -1,8 +1,11 @@
-"""``highlights bench [detector|queue|votes]``: numbers for the detector, the job queue or vote tuning.
+"""``highlights bench [detector|queue|votes|ingest|hybrid|chaos]``: numbers for the detector, the job queue,
+vote tuning, downloads, the hybrid pipeline, or the adversarial run (``chaos``: crafted inputs, killed
+workers, hung databases, secrets, vote attacks, hostile references; exit 1 unless every figure is 0).
 
 ``highlights bench`` (or ``bench detector``) generates (or reuses) an N-minute synthetic VOD with
-planted events, runs each stage in its own child process and prints, per stage, wall time, realtime
-factor, the ratio to the ffmpeg decode floor measured in the same run and peak RSS; then the
+planted events, runs the ffmpeg decode floor and each stage in its own child process, interleaved,
+``--runs`` rounds (default 5), and prints, per stage, the median wall time, realtime factor, the
+median ratio to the floor of the same round with its spread (min–max) and peak RSS; then the
 in-memory kernel timing, the targets, the recall of planted events and the chat lag.
 
 ``highlights bench queue`` measures the job queue on SQLite and PostgreSQL side by side
@@ -31,16 +34,18 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat")
+TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat", "chaos")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
 _INGEST_ONLY = ("clips",)
 _HYBRID_ONLY = ("lengths",)
+_MEASURED = ("runs",)
+"""Options of the benches that measure a floor and stages in rounds (detector, hybrid, ingest)."""
 _DEFAULTS: dict[str, Any] = {"minutes": 60.0, "profile": False, "device": "auto", "keep": None,
                              "chat_format": "jsonl", "repeats": 7, "jobs": 1000, "samples": 30, "backend": "both",
                              "storage": None, "lease": None, "poll_interval": None,
-                             "rounds": 6, "seeds": "1,7,23", "clips": 10, "lengths": "30,60"}
+                             "rounds": 6, "seeds": "1,7,23", "clips": 10, "lengths": "30,60", "runs": 5}
 """Every option's default: an option of the other target left at its default is not an error."""
 
 
@@ -90,6 +95,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hyb = p.add_argument_group("hybrid options (bench hybrid; --keep too)")
     hyb.add_argument("--lengths", default=_DEFAULTS["lengths"], metavar="M,M",
                      help="VOD lengths in minutes, run one after the other and shown side by side (default 30,60)")
+    p.add_argument("--runs", type=int, default=_DEFAULTS["runs"], metavar="N",
+                   help="rounds (detector, hybrid, ingest): the floor and every stage run once per round, "
+                        "interleaved; medians and min–max spreads are printed (default 5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -108,6 +116,11 @@ def _write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from detector.bench.rounds import check_rounds
+
+    if args.target in ("queue", "votes") and (misplaced := _given(args, _MEASURED)):
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench', 'bench hybrid' and 'bench ingest'.")
+    check_rounds(args.runs)
     if args.target != "votes" and (misplaced := _given(args, _VOTES_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench votes'.")
     if args.target != "ingest" and (misplaced := _given(args, _INGEST_ONLY)):
@@ -118,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return run_chat(args)
     if args.target == "hybrid":
         return run_hybrid(args)
+    if args.target == "chaos":
+        return run_chaos(args)
     if args.target == "ingest":
         return run_ingest(args)
     if args.target == "queue":
@@ -137,7 +152,7 @@ def run_detector(args: argparse.Namespace) -> int:
     if args.repeats < 5:
         raise ConfigError(f"--repeats {args.repeats} is too few for a stable median.", hint="Use 5 or more.")
     opts = BenchOptions(minutes=args.minutes, device=args.device, profile=args.profile, keep=args.keep,
-                        chat_format=args.chat_format, repeats=args.repeats)
+                        chat_format=args.chat_format, repeats=args.repeats, runs=args.runs)
     say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench: {m}", file=sys.stderr, flush=True))
     report = run_bench(opts, say)
     print(format_table(report))
@@ -221,7 +236,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench ingest'.")
     if not 1 <= args.clips <= 1000:
         raise ConfigError(f"--clips {args.clips} is out of range.", hint="Give 1 to 1000 clips.")
-    report = run_ingest_bench(args.minutes, args.clips, None if args.quiet else sys.stderr)
+    report = run_ingest_bench(args.minutes, args.clips, None if args.quiet else sys.stderr, runs=args.runs)
     print(format_ingest_report(report))
     if args.json:
         _write_json(args, report)
@@ -234,8 +249,31 @@ def run_hybrid(args: argparse.Namespace) -> int:
     misplaced = _given(args, tuple(n for n in _DETECTOR_ONLY if n != "keep")) + _given(args, _QUEUE_ONLY)
     if misplaced:
         raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench hybrid'.")
-    report = run_hybrid_bench(parse_lengths(args.lengths), None if args.quiet else sys.stderr, cache=args.keep)
+    report = run_hybrid_bench(parse_lengths(args.lengths), None if args.quiet else sys.stderr, cache=args.keep,
+                              runs=args.runs)
     print(format_hybrid_report(report))
     if args.json:
         _write_json(args, report)
     return 0
+
+
+def run_chaos(args: argparse.Namespace) -> int:
+    from detector.bench.chaos import run_chaos as chaos
+    from detector.bench.chaos_report import format_report
+    from detector.bench.chaos_report import to_json as chaos_json
+    from detector.bench.queue_databases import choose_targets
+    from highlights.cmd_worker import HARD_EXIT_MARGIN_S
+
+    misplaced = _given(args, tuple(n for n in _DETECTOR_ONLY if n != "keep")) + \
+        _given(args, tuple(n for n in _QUEUE_ONLY if n not in ("backend", "storage", "lease")))
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench chaos'.")
+    if args.lease is not None and not 1.0 <= args.lease <= 60:
+        raise ConfigError(f"--lease {args.lease:g} is out of range.", hint="Give 1 to 60 seconds.")
+    targets = choose_targets(args.backend, args.storage)
+    say = (lambda _m: None) if args.quiet else (lambda m: print(f"bench chaos: {m}", file=sys.stderr, flush=True))
+    report = chaos(targets, say, stop_margin_s=HARD_EXIT_MARGIN_S, lease_s=args.lease or 3.0, keep=args.keep)
+    print(format_report(report))
+    if args.json:
+        _write_json(args, chaos_json(report))
+    return 0 if report.clean else 1

@@ -1,8 +1,9 @@
 """``highlights bench-render``: how fast clips render and how close they land to the size target.
 
 Renders N clips of S seconds from a synthetic 1080p60 source with libx264, with stream copy and with
-a smart cut (only the edge GOPs re-encoded) and prints them side by side (time per clip, realtime
-factor, output size vs target); see ``detector.bench.render_bench``. Progress goes to stderr, the table to stdout.
+a smart cut (only the edge GOPs re-encoded), beside the floor (ffmpeg alone encoding the same clip),
+each clip a round, and prints them side by side (time per clip, realtime factor, output size vs
+target) with each mode's ratio to the floor, median (min–max); see ``detector.bench.render_bench``. Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 from detector.errors import ConfigError
 from detector.hybrid import HybridOptions
 from detector.models.hardware import PROFILES, WHISPER_SIZES
-from detector.params import Settings
+from detector.params import PARAMS_BY_NAME, Settings
 from detector.pipeline import DetectRequest, detect
 from detector.signals.chat_learned import TokenWeights
 from detector.signals.ranker.model import RankerModel
@@ -42,6 +42,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_hybrid_options(p)
     add_common_options(p)
     p.set_defaults(func=run)
+
+
+def check_top(top: int | None) -> int | None:
+    """``--top K`` must be a number of clips within the ``top_k`` parameter's range (never clamped silently)."""
+    param = PARAMS_BY_NAME["top_k"]
+    if top is not None and not param.min <= top <= param.max:
+        raise ConfigError(f"--top {top} is not a number of clips from {param.min:g} to {param.max:g}.",
+                          hint="Example: --top 10")
+    return top
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -84,7 +93,7 @@ def hybrid_from(args: argparse.Namespace) -> HybridOptions | None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = list(args.overrides)
-    if args.top is not None:
+    if check_top(args.top) is not None:
         overrides.append(f"top_k={args.top}")
     return Settings.load(args.config, overrides)
 
@@ -115,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def detect_and_write(req: DetectRequest, args: argparse.Namespace) -> int:
+    from detector.export import check_writable
+
+    for path in (args.json, args.csv, args.edl, args.report):  # before the work, not after it
+        if path is not None:
+            check_writable(path)
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         result = detect(req, progress=progress)

@@ -3,7 +3,8 @@
 Consumes a storage URL (``--storage`` or ``$HIGHLIGHTS_STORAGE_URL``) and local files; produces queue
 entries (through the ``JobQueue`` port) and text on stdout. The same media, chat log and settings
 join the job already queued or running instead of adding a second one: the dedupe key is a hash of
-the absolute paths, the files' sizes and modification times, and the resolved parameters.
+the canonical paths (symlinks resolved), the files' sizes and modification times, and the resolved
+parameters as numbers (``--top 10`` is the default 10).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import ChatFormatError, MediaError
+from highlights.cmd_detect import check_top
 from storage.errors import StorageError
 
 ENV_STORAGE_URL = "HIGHLIGHTS_STORAGE_URL"
@@ -86,13 +88,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 # -- add ---------------------------------------------------------------------------------------------------
 def _file_identity(path: Path, kind: str) -> tuple[str, list[Any]]:
-    absolute = path.expanduser().absolute()
-    if not absolute.is_file():
+    """The file's canonical path (symlinks resolved, so a link and its target join one job) and identity."""
+    from detector.sources.input_files import file_problem
+
+    problem = file_problem(path.expanduser())
+    if problem is not None:
         if kind == "chat":
-            raise ChatFormatError("file not found", path=str(path), hint="Check the path of --chat.")
-        raise MediaError(f"Media file {path} does not exist.", hint="Check the path.")
-    st = absolute.stat()
-    return str(absolute), [str(absolute), st.st_size, st.st_mtime_ns]
+            raise ChatFormatError("file not found" if problem.code == "missing" else f"the chat log {problem.text}",
+                                  path=str(path), hint=problem.hint if problem.code != "missing" else
+                                  "Check the path of --chat.")
+        if problem.code == "missing":
+            raise MediaError(f"Media file {path} does not exist.", hint="Check the path.")
+        raise MediaError(f"Media file {path} {problem.text}.", hint=problem.hint)
+    real = path.expanduser().resolve()
+    st = real.stat()
+    return str(real), [str(real), st.st_size, st.st_mtime_ns]
+
+
+def canonical_settings(values: dict[str, Any]) -> dict[str, float]:
+    """Parameter values as floats: ``--top 10`` (an int) and the default ``10.0`` are the same setting."""
+    return {name: float(value) for name, value in sorted(values.items())}
 
 
 def detect_payload(media: Path | None, chat: Path | None, overrides: list[str],
@@ -107,7 +122,7 @@ def detect_payload(media: Path | None, chat: Path | None, overrides: list[str],
     resolved = settings.as_dict()
     changed = {k: v for k, v in resolved.items() if v != PARAMS_BY_NAME[k].default}
     payload: dict[str, Any] = {"media": None, "chat": None, "settings": changed}
-    identity: dict[str, Any] = {"kind": "detect", "settings": resolved}
+    identity: dict[str, Any] = {"kind": "detect", "settings": canonical_settings(resolved)}
     for name, path in (("media", media), ("chat", chat)):
         if path is not None:
             payload[name], identity[name] = _file_identity(path, name)
@@ -118,7 +133,7 @@ def detect_payload(media: Path | None, chat: Path | None, overrides: list[str],
 def run_add(args: argparse.Namespace) -> int:
     from storage.records import JobKind, JobRequest
 
-    payload, key = detect_payload(args.media, args.chat, args.overrides, args.top)
+    payload, key = detect_payload(args.media, args.chat, args.overrides, check_top(args.top))
     request = JobRequest(kind=JobKind.DETECT, payload=payload, dedupe_key=key,
                          priority=PRIORITIES[args.priority], requested_by="cli")
 

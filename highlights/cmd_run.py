@@ -5,7 +5,9 @@ method (never fork) and supervised until SIGTERM/SIGINT, which is forwarded to e
 finishes or releases its job, then exits). The storage is opened once first, so a bad URL fails at
 once and the schema is migrated before the children start. Components that do not exist in this
 installation are not started, and the log says which and why. With a PostgreSQL URL,
-``--worker-only`` starts just the worker(s), to join a cluster whose bot runs elsewhere.
+``--worker-only`` starts just the worker(s), to join a cluster whose bot runs elsewhere. Settings come
+from the environment and from ``.env`` in the current folder (or ``--env-file``), the environment
+winning (``highlights.env_file``).
 
 A component other than the worker is a module with ``main(storage_url: str) -> int | None`` that
 returns when its process gets SIGTERM (SIGINT is ignored in supervised children: Ctrl-C reaches the
@@ -19,9 +21,11 @@ import asyncio
 import importlib.util
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from highlights.cmd_worker import (
@@ -36,10 +40,12 @@ from highlights.cmd_worker import (
 log = logging.getLogger(__name__)
 
 COMPONENTS: tuple[tuple[str, str, str], ...] = (
-    ("bot", "bot.app", "the Discord bot comes with the bot issue"),
-    ("scheduler", "storage.scheduler", "the subscription scheduler comes with the ingestion issue"),
+    ("bot", "bot.app", 'the Discord bot needs the bot extra: pip install -e ".[bot]"'),
+    ("scheduler", "storage.scheduler", 'the subscription scheduler needs APScheduler: pip install -e .'),
 )
-"""(name, module with ``main(storage_url)``, why it may be missing)."""
+"""(name, module with ``main(storage_url)``, what to install when it is missing)."""
+NEEDS = {"bot.app": "discord", "storage.scheduler": "apscheduler"}
+"""The package each component's module cannot start without (its own module exists in every install)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,20 +56,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start only the worker(s), e.g. to join a PostgreSQL cluster")
     p.add_argument("--only", metavar="LIST", default=None,
                    help="start only these components, comma-separated (worker, bot, scheduler)")
+    p.add_argument("--env-file", metavar="PATH", type=Path, default=None,
+                   help="settings file (default: .env in the current folder, if any); the environment wins over it")
     p.set_defaults(func=run)
 
 
 def available(module: str) -> bool:
+    """Whether ``module`` and the package it needs (``NEEDS``) are installed."""
     try:
-        return importlib.util.find_spec(module) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (module, NEEDS.get(module, module)))
     except ModuleNotFoundError:
         return False
 
 
 def component_main(name: str, module: str, storage_url: str, log_level: int) -> None:
     """Entry point of a spawned bot/scheduler process (SIGINT is the parent's to handle)."""
+    from storage.redact import install_log_redaction
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         code = importlib.import_module(module).main(storage_url)
     except KeyboardInterrupt:
@@ -73,8 +85,10 @@ def component_main(name: str, module: str, storage_url: str, log_level: int) -> 
 
 def run(args: argparse.Namespace) -> int:
     from detector.errors import ConfigError
+    from highlights.env_file import load_env_file
     from storage.url import parse_storage_url
 
+    load_env_file(args.env_file)  # before anything reads the environment (storage URL, token), and before spawning
     cfg = config_from(args)
     wanted = {"worker", *(name for name, _, _ in COMPONENTS)}
     if args.only:
@@ -95,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
     if "worker" in wanted:
         gpus = max(args.gpus, 1)
         for i in range(gpus):
-            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True)
+            worker_cfg = replace(cfg, gpu=i if args.gpus >= 2 else None, supervised=True, parent_pid=os.getpid())
             procs.append(ctx.Process(target=process_main, args=(worker_cfg,),
                                      name=f"worker-gpu{i}" if args.gpus >= 2 else "worker"))
     for name, module, why in COMPONENTS:
         if name not in wanted:
             continue
         if not available(module):
-            log.warning("%s not started: %s is not installed here (%s)", name, module, why)
+            log.warning("%s not started: %s", name, why)
             continue
         procs.append(ctx.Process(target=component_main, args=(name, module, cfg.storage_url, cfg.log_level),
                                  name=name))

@@ -35,3 +35,9 @@ class RecordNotFound(StorageError):
     """A streamer, subscription, VOD, clip or tuning version that does not exist."""
 
     code = "not_found"
+
+
+class ForeignVote(StorageError):
+    """A vote on a clip of another guild's job: votes count only in the guild that asked for the clip."""
+
+    code = "vote_wrong_guild"

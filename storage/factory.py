@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING
 
+from storage.bounded import bounded
 from storage.errors import StorageError
 from storage.migrations.migrate import MigrationTarget, migrate
 from storage.queue.timeouts import KindTimeouts, with_overrides
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Timeouts = Mapping[JobKind, KindTimeouts]
+CLOSE_TIMEOUT_S = 3.0
+"""How long ``Storage.close`` may take (s; each later step still gets half a second): a pool whose
+cancellation was lost waits no longer."""
 
 
 @dataclass(eq=False)
@@ -43,9 +48,16 @@ class Storage:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     async def close(self) -> None:
+        """Close the queue, the repository and the database, all within about ``CLOSE_TIMEOUT_S`` (a step
+        that hangs or fails is logged and skipped, so the next one still runs and the caller returns)."""
         closers, self._closers = self._closers, []
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
         for close in closers:
-            await close()
+            try:
+                await bounded(close(), max(deadline - time.monotonic(), 0.5),
+                              what=f"closing the {self.url.backend} storage")
+            except Exception as exc:  # noqa: BLE001 - closing goes on; the process is leaving anyway
+                log.warning("closing the %s storage: %s", self.url.backend, exc)
 
     async def __aenter__(self) -> Storage:
         return self

@@ -12,7 +12,9 @@ move little and many votes move more. The fitted ``β`` (negatives cut to 0) are
 base weights' total — the detector divides the weighted sum by the total weight, so the score keeps
 its scale — and the threshold moves toward the fitted 50 % point, shrunk toward the base and at
 most ``threshold_shift`` away from it.
-Nothing is proposed before ``min_votes`` votes on ``min_clips`` clips.
+Nothing is proposed before ``min_votes`` votes by ``min_voters`` different people on ``min_clips``
+clips. No voter weighs more than ``max_votes_per_voter`` votes: someone who voted on 40 clips has each
+vote count a quarter, so one person (or one bot account) cannot steer a community's tuning alone.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ class VotedClip:
     """Signal values at the clip's peak, keyed ``track.feature`` (robust z-scores)."""
     up: int
     down: int
+    voters: tuple[tuple[str, int], ...] = ()
+    """Who voted how: ``(user id, +1 or −1)`` per vote. Empty: ``up``/``down`` are anonymous counts
+    (simulations), each vote then counting as a different voter."""
+
+    def ballots(self, index: int) -> list[tuple[str, int]]:
+        """``voters``, or anonymous ones standing for the counts (unique per clip ``index``)."""
+        if self.voters:
+            return list(self.voters)
+        return [(f"anonymous:{index}:{k}", 1) for k in range(self.up)] + \
+               [(f"anonymous:{index}:{self.up + k}", -1) for k in range(self.down)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +66,14 @@ class TuningOptions:
     """How cautious tuning is."""
 
     min_votes: int = 20
-    """No proposal before this many votes (all clips together)."""
+    """No proposal before this many votes (all clips together, each voter counted at most
+    ``max_votes_per_voter``)."""
     min_clips: int = 6
     """…on at least this many different clips."""
+    min_voters: int = 5
+    """…by at least this many different people."""
+    max_votes_per_voter: float = 10.0
+    """No voter weighs more than this many votes: each of the votes of someone with more counts less."""
     prior_votes: float = 10.0
     """Strength of the pull toward the default weights, in votes' worth (larger: slower to move)."""
     threshold_shift: float = 1.0
@@ -117,9 +134,14 @@ def propose(clips: Sequence[VotedClip], current: Mapping[str, float] | None = No
     only on the votes and the base, never on earlier automatic versions.
     """
     opts = options or TuningOptions()
-    voted = [c for c in clips if c.up + c.down > 0]
-    votes = sum(c.up + c.down for c in voted)
-    if votes < opts.min_votes or len(voted) < opts.min_clips:
+    voted = [c for c in clips if c.up + c.down > 0 or c.voters]
+    ballots = [c.ballots(i) for i, c in enumerate(voted)]
+    weight = voter_weights([user for clip in ballots for user, _ in clip], opts.max_votes_per_voter)
+    ups = np.array([sum(weight[u] for u, v in clip if v > 0) for clip in ballots])
+    downs = np.array([sum(weight[u] for u, v in clip if v < 0) for clip in ballots])
+    raw_votes = sum(len(clip) for clip in ballots)
+    effective_votes = float(ups.sum() + downs.sum())
+    if effective_votes + 1e-9 < opts.min_votes or len(voted) < opts.min_clips or len(weight) < opts.min_voters:
         return None
     features = sorted({f for c in voted for f in c.signals if weight_name(f) in PARAMS_BY_NAME})
     if not features:
@@ -127,8 +149,8 @@ def propose(clips: Sequence[VotedClip], current: Mapping[str, float] | None = No
     start = effective(base)
     w0 = np.array([start[weight_name(f)] for f in features])
     x = np.array([[_finite(c.signals.get(f)) for f in features] for c in voted])
-    n = np.array([float(c.up + c.down) for c in voted])
-    y = np.array([c.up / (c.up + c.down) for c in voted])
+    n = ups + downs
+    y = ups / np.maximum(n, 1e-12)
     total0 = float(w0.sum()) or 1.0
     direction = w0 / total0
     # The default score's slope on the votes sets the prior's scale (at least a gentle one).
@@ -144,7 +166,7 @@ def propose(clips: Sequence[VotedClip], current: Mapping[str, float] | None = No
         boundary = -intercept / float(positive.sum())  # where P(up) = ½, in fused-score units
         thr = PARAMS_BY_NAME[THRESHOLD]
         if math.isfinite(boundary):
-            shrink = votes / (votes + opts.prior_votes)
+            shrink = effective_votes / (effective_votes + opts.prior_votes)
             origin = start[THRESHOLD]
             shift = float(np.clip(shrink * (boundary - origin), -opts.threshold_shift, opts.threshold_shift))
             tuned[THRESHOLD] = round(thr.clamp(origin + shift), 3)
@@ -152,11 +174,22 @@ def propose(clips: Sequence[VotedClip], current: Mapping[str, float] | None = No
         tuned = {weight_name(f): start[weight_name(f)] for f in features}
     before = effective(current)
     changes = {k: (before[k], v) for k, v in tuned.items() if abs(before[k] - v) >= opts.min_change}
-    ups = sum(c.up for c in voted)
-    reason = (f"{votes} votes on {len(voted)} clips ({ups} up, {votes - ups} down): "
+    up_count = sum(1 for clip in ballots for _, v in clip if v > 0)
+    capped = "" if effective_votes >= raw_votes - 1e-9 else \
+        f", {len(weight)} voters weighing {effective_votes:.0f} votes after capping heavy voters"
+    reason = (f"{raw_votes} votes on {len(voted)} clips ({up_count} up, {raw_votes - up_count} down{capped}): "
               + (", ".join(f"{k} {a:g}→{b:g}" for k, (a, b) in sorted(changes.items())) or "no change"))
     log.debug("tuning proposal: %s", reason)
-    return TuningProposal(params=tuned, reason=reason, votes_used=votes, clips_used=len(voted), changes=changes)
+    return TuningProposal(params=tuned, reason=reason, votes_used=raw_votes, clips_used=len(voted), changes=changes)
+
+
+def voter_weights(users: Sequence[str], max_votes_per_voter: float) -> dict[str, float]:
+    """Each voter's weight per vote: 1, or ``max_votes_per_voter / n`` for someone with ``n`` votes more."""
+    counts: dict[str, int] = {}
+    for user in users:
+        counts[user] = counts.get(user, 0) + 1
+    cap = max(float(max_votes_per_voter), 1.0)
+    return {user: min(1.0, cap / n) for user, n in counts.items()}
 
 
 def _finite(value: float | None) -> float:

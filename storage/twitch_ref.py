@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 from storage.errors import StorageError
 
 TWITCH_HOSTS = frozenset({"twitch.tv", "www.twitch.tv", "m.twitch.tv"})
-VOD_ID = re.compile(r"v?(\d{6,12})")
-"""Twitch VOD ids are numeric, 6–12 digits (an old form writes a ``v`` before them)."""
+VOD_ID = re.compile(r"v?([0-9]{6,12})")
+r"""Twitch VOD ids are numeric, 6–12 ASCII digits (an old form writes a ``v`` before them). Python's ``\d``
+also matches Arabic-Indic and full-width digits, which would make a second dedupe key for one VOD."""
 LOGIN = re.compile(r"[A-Za-z0-9_]{3,25}")
 """Twitch logins: 3–25 letters, digits or underscores."""
-VIDEO_PATH = re.compile(r"/(?:videos|[A-Za-z0-9_]{3,25}/v(?:ideo)?)/v?(\d{6,12})/?")
+VIDEO_PATH = re.compile(r"/(?:videos|[A-Za-z0-9_]{3,25}/v(?:ideo)?)/v?([0-9]{6,12})/?")
 CHANNEL_PATH = re.compile(r"/([A-Za-z0-9_]{3,25})(?:/videos)?/?")
 RESERVED_PATHS = frozenset({"videos", "directory", "settings", "downloads", "search", "p", "jobs", "turbo",
                             "subscriptions", "inventory", "wallet", "drops", "friends", "messages"})
@@ -76,10 +77,16 @@ def parse_twitch(text: str, *, allow_channel: bool = False) -> TwitchRef:
         raise BadTwitchReference(f"Give a Twitch VOD link like {EXAMPLE} or its number.")
     if len(raw) > 500:
         raise BadTwitchReference("That is far too long for a VOD link or id.")
+    if has_control(raw):
+        raise BadTwitchReference("That contains a control character (such as a NUL byte); type the VOD link or "
+                                 f"number again, like {EXAMPLE}.")
+    if has_non_ascii_digit(raw):
+        raise BadTwitchReference(f"`{short(raw)}` uses digits other than 0–9; Twitch VOD ids are written with "
+                                 f"the digits 0–9, as in {EXAMPLE}.")
     bare = VOD_ID.fullmatch(raw)
     if bare:
         return TwitchRef(vod_id=bare.group(1))
-    if raw.isdigit() or re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw) and any(ch.isdigit() for ch in raw) \
+    if raw.isdigit() or re.fullmatch(r"v?[0-9A-Za-z_-]{1,20}", raw) and any("0" <= ch <= "9" for ch in raw) \
             and not (allow_channel and LOGIN.fullmatch(raw) and not raw.isdigit()):
         raise BadTwitchReference(f"`{short(raw)}` is not a Twitch VOD id: ids are 6–12 digits, as in {EXAMPLE}.")
     if looks_like_url(raw):
@@ -117,6 +124,16 @@ def _parse_url(raw: str, allow_channel: bool) -> TwitchRef:
     else:
         what = "not a VOD"
     raise BadTwitchReference(f"That Twitch link is {what}; use the VOD's link, like {EXAMPLE}.")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (NUL, escape, a line break…)."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def has_non_ascii_digit(text: str) -> bool:
+    """Whether ``text`` holds a digit that is not 0–9 (Arabic-Indic ``٢``, full-width ``２``…)."""
+    return any(ch.isdigit() and not ("0" <= ch <= "9") for ch in text)
 
 
 def is_ip_or_local(host: str) -> bool:

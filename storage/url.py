@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from storage.errors import StorageUrlError
+from storage.redact import redact_url, redacted_repr, register_secret
 
 EXAMPLES = (
     "sqlite:///highlights.db (a file relative to the working directory)",
@@ -22,7 +23,7 @@ EXAMPLES = (
 Backend = Literal["sqlite", "postgres"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class StorageUrl:
     backend: Backend
     url: str
@@ -39,6 +40,9 @@ class StorageUrl:
     def redacted(self) -> str:
         """The URL with any password replaced by ``***`` (for logs and messages)."""
         return redact(self.url)
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)
 
 
 def _invalid(url: str, why: str) -> StorageUrlError:
@@ -58,11 +62,29 @@ def parse_storage_url(url: str) -> StorageUrl:
     if scheme == "sqlite":
         return _parse_sqlite(text, rest)
     if scheme in ("postgresql", "postgres"):
-        parts = urlsplit(text)
-        if not parts.hostname and "host=" not in parts.query:
-            raise _invalid(text, "a PostgreSQL URL needs a host")
-        return StorageUrl(backend="postgres", url=text)
+        return _parse_postgres(text)
     raise _invalid(text, f"the scheme {scheme!r} is not supported (use sqlite or postgresql)")
+
+
+def _parse_postgres(text: str) -> StorageUrl:
+    """Check what libpq would choke on with a traceback (a bad port, a broken IPv6 host, a stray space)."""
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise _invalid(text, f"it is not a valid URL ({exc})") from None
+    register_secret(parts.password)
+    for key, value in query:
+        if key.lower() in ("password", "sslpassword"):
+            register_secret(value)
+    if any(ch.isspace() for ch in text):
+        raise _invalid(text, "it contains a space (percent-encode it as %20)")
+    if not host and not any(k == "host" for k, _ in query):
+        raise _invalid(text, "a PostgreSQL URL needs a host")
+    if port == 0:
+        raise _invalid(text, "port 0 is not a port")
+    return StorageUrl(backend="postgres", url=text)
 
 
 def _parse_sqlite(text: str, rest: str) -> StorageUrl:
@@ -86,11 +108,5 @@ def sqlite_url(path: Path | str) -> str:
 
 
 def redact(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``storage.redact.redact_url``: the one redaction function (passwords, secret query parameters)."""
+    return redact_url(url)

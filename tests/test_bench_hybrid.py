@@ -48,7 +48,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def report(cache: Path, models: Path) -> dict[str, Any]:
-    return run_hybrid_bench((2, 1), io.StringIO(), cache=cache, models_dir=models, settings=SETTINGS)
+    return run_hybrid_bench((2, 1), io.StringIO(), cache=cache, models_dir=models, settings=SETTINGS, runs=2)
 
 
 def test_every_stage_is_reported_with_shares_summing_to_one(report: dict[str, Any]) -> None:
@@ -64,6 +64,23 @@ def test_every_stage_is_reported_with_shares_summing_to_one(report: dict[str, An
         assert run["duration_s"] == pytest.approx(run["minutes"] * 60, abs=1.0)
         assert {"audio", "chat", "transcript", "vision"} <= set(run["mode"].split("+"))
         assert run["rss_kb"] > run["base_rss_kb"] > 0
+
+
+def test_each_length_runs_in_rounds_beside_its_floors(report: dict[str, Any]) -> None:
+    assert report["rounds"] == 2
+    for run in report["runs"]:
+        assert len(run["rounds"]) == 2 and run["wall_spread"]["n"] == 2
+        assert run["wall_spread"]["min"] <= run["wall_s"] <= run["wall_spread"]["max"]
+        for floor in ("decode floor", "keyframe floor"):
+            assert run["floors"][floor]["n"] == 2 and run["floors"][floor]["median"] > 0
+        for stage in ("signal_audio", "segments"):
+            ratio = run["x_floor"][stage]
+            assert ratio["n"] == 2 and ratio["min"] <= ratio["median"] <= ratio["max"] and ratio["median"] > 0
+        for stage in ("segments", "signal_transcript"):  # stage times are the medians of the rounds
+            assert run["timings"][stage] == pytest.approx(sorted(r["timings"][stage] for r in run["rounds"])[0] / 2
+                                                          + sorted(r["timings"][stage] for r in run["rounds"])[1] / 2)
+    text = format_hybrid_report(report)
+    assert "2 rounds per length" in text and "segments × keyframe floor" in text and "audio signal × decode floor" in text
 
 
 def test_expensive_stages_touch_only_candidates(report: dict[str, Any]) -> None:

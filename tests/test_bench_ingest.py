@@ -45,7 +45,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def report(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return run_ingest_bench(2, 2, None, clip_s=10.0, spec=SPEC, cache=cache, options=OPTIONS,
-                            work=tmp_path_factory.mktemp("ingest-work"), candidates=3, candidate_s=12.0)
+                            work=tmp_path_factory.mktemp("ingest-work"), candidates=3, candidate_s=12.0, runs=2)
 
 
 def _expected_segments(report: dict[str, Any], rendition: str, windows: list[list[float]], margin_s: float) -> int:
@@ -105,6 +105,9 @@ def test_every_number_is_there(report: dict[str, Any]) -> None:
         assert row["bytes"] > 0 and row["seconds"] > 0 and row["requests"] > 0 and row["output_bytes"] > 0
     assert report["ratios"]["time"] is not None and report["ratios"]["time"] > 0
     assert report["hybrid_ratios"]["time"] is not None and report["hybrid_ratios"]["time"] > 0
+    assert report["rounds"] == 2 and all(len(row["rounds_s"]) == 2 for row in report["rows"].values())
+    spread = report["ratios"]["time_spread"]
+    assert spread["n"] == 2 and spread["min"] <= report["ratios"]["time"] <= spread["max"]
     assert len(report["windows"]) == 2 and all(b - a == pytest.approx(10.0) for a, b in report["windows"])
     table = format_ingest_report(report)
     for text in (f"whole VOD ({TOP})", "audio (audio_only)", f"sections (2 x 10 s, {TOP})", "= audio + sections",

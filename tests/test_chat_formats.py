@@ -95,7 +95,7 @@ def test_chat_downloader_live_timestamps_use_vod_start() -> None:
     assert offsets(naive) == [10.0, 12.5]  # a naive vod_start counts as UTC for UNIX times
     unknown = load_chat(DATA / "chat_downloader_live.json")
     assert offsets(unknown) == [0.0, 2.5]
-    assert any("no vod_start" in w for w in unknown.warnings)
+    assert any("no VOD start time" in w for w in unknown.warnings)
 
 
 def test_chat_downloader_json_lines() -> None:
@@ -147,7 +147,7 @@ def test_irc_without_vod_start_counts_from_first_message_with_warning() -> None:
     chat = load_chat(DATA / "irc_undated.log")
     assert chat.format == "irc-log"
     assert offsets(chat) == [0.0, 2.0, 55.0]
-    assert any("no vod_start" in w and "14:03:05" in w for w in chat.warnings)
+    assert any("no VOD start time" in w and "14:03:05" in w for w in chat.warnings)
 
 
 def test_irc_midnight_rollover() -> None:
@@ -195,7 +195,14 @@ def test_wall_clock_or_offset_rule(data: bytes, vod_start: datetime | None, fmt:
 
 def test_ambiguous_two_digit_hours_warn_when_read_as_offsets() -> None:
     chat = parse_chat_bytes(b"[12:00:10] a: x\n")
-    assert any("pass vod_start" in w for w in chat.warnings)
+    assert any("--vod-start" in w for w in chat.warnings)
+    assert not any("vod_start" in w for w in chat.warnings)  # the flag's name, not the code's
+
+
+def test_wall_clock_warning_names_the_flag_a_user_can_pass() -> None:
+    chat = parse_chat_bytes(b"[2019-10-12 14:00:05] <a> x\n[2019-10-12 14:00:07] <b> y\n")
+    warning = next(w for w in chat.warnings if "wall-clock" in w)
+    assert "--vod-start" in warning and "vod_start" not in warning
 
 
 def test_plain_lines() -> None:

@@ -78,20 +78,32 @@ def test_console_script_reports_errors_without_traceback(corrupt_media: Path, me
         assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_demo_runs_end_to_end(tmp_path: Path, capsys) -> None:
-    assert run_cli("demo", "--out", tmp_path / "demo", "--minutes", "2") == 0
+def test_demo_shows_every_feature(tmp_path: Path, capsys) -> None:
+    out_dir = tmp_path / "demo"
+    assert run_cli("demo", "--out", out_dir, "--minutes", "3") == 0  # two planted moments, one while talking
     out = capsys.readouterr().out
     assert "report:" in out and "planted moments" in out
     for name in ("report.html", "highlights.json", "highlights.csv", "highlights.edl"):
-        assert (tmp_path / "demo" / name).stat().st_size > 0
+        assert (out_dir / name).stat().st_size > 0
     found = out.split("found ")[1].split(" of ")
     assert found[0] == found[1].split(";")[0]  # every planted moment was found
-    for layout in ("16x9", "9x16"):
-        assert sorted(p.name for p in (tmp_path / "demo" / "clips" / layout).glob("clip-*.mp4"))
-    assert (tmp_path / "demo" / "clips" / "16x9" / "reel.mp4").stat().st_size > 0
-    doc = json.loads((tmp_path / "demo" / "highlights.json").read_text())
-    assert doc["meta"]["segments"] is not None
-    assert "vision" in doc["meta"]["unavailable_signals"] or doc["meta"]["vision"]  # ran, or says why not
+    doc = json.loads((out_dir / "highlights.json").read_text())
+    assert {label for _, _, label, _ in doc["meta"]["segments"]["spans"]} >= {"gameplay", "talking"}
+    assert any(c["signals"].get("transcript.said", 0) > 0 for c in doc["clips"])  # the transcript track moved
+    wide, tall = (json.loads((out_dir / "clips" / f / "render.json").read_text())["clips"] for f in ("16x9", "9x16"))
+    assert {(c["width"], c["height"]) for c in wide} == {(1280, 720)} and {(c["width"], c["height"]) for c in tall} == {
+        (720, 1280)}
+    assert {"split", "face"} <= {c["layout"] for c in tall}  # facecam over gameplay; a face crop while talking
+    assert sum(c["caption_words"] for c in wide) > 0 and sum(c["caption_words"] for c in tall) > 0
+    assert (out_dir / "clips" / "16x9" / "reel.mp4").stat().st_size > 0
+    report = (out_dir / "report.html").read_text()
+    for c in wide:  # each clip plays in the report, linked relative to it, with its thumbnail
+        assert f'src="clips/16x9/{c["file"]}"' in report and f'src="clips/9x16/{c["file"]}"' in report
+    assert report.count("<video") == 2 * len(wide) and report.count('poster="clips/16x9/') == len(wide)
+    if "vision" in doc["meta"]["unavailable_signals"] or not doc["meta"].get("vision"):
+        said = [line for line in out.splitlines() if "vision" in line]
+        assert len(said) == 1 and said[0].startswith("vision: ")  # said once, calmly
+        assert "not used: vision" not in capsys.readouterr().err
 
 
 def make_dataset(root: Path, vods: list[SyntheticVod]) -> Path:

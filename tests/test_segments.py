@@ -12,7 +12,15 @@ from detector.fusion.score import align, contributions_at, fuse, weights_at
 from detector.params import Settings
 from detector.records import MediaInfo, SignalTrack
 from detector.signals.segment_features import SegmentFeatures, with_vision
-from detector.signals.segments import LABELS, Segment, Segments, label_segments, segment_vod, viterbi_labels
+from detector.signals.segments import (
+    LABELS,
+    Segment,
+    Segments,
+    label_segments,
+    segment_vod,
+    uncertain_times,
+    viterbi_labels,
+)
 from detector.sources.media import probe
 from detector.synthetic.segments import SegmentedVod, make_segmented_vod
 
@@ -105,6 +113,30 @@ def test_vision_probabilities_steer_ambiguous_steps() -> None:
     assert [s.label for s in segs.spans] == ["gameplay", "talking"]
     assert abs(segs.spans[1].start_s - 60.0) <= 4.0
     assert segs.meta["vision_labels"] == ["gameplay", "talking"]
+
+
+def test_vision_looks_only_where_the_cheap_features_are_in_doubt(vod: SegmentedVod) -> None:
+    n, step = 150, 2.0  # 300 s: clear gameplay, then 100 s the cheap features cannot decide, then clear talking
+    motion = np.r_[np.full(50, 30.0), np.full(50, 8.0), np.full(50, 1.0)].astype(np.float32)
+    face = np.r_[np.zeros(50), np.full(50, 0.02), np.full(50, 0.08)].astype(np.float32)
+    speech = np.r_[np.zeros(50), np.full(50, 0.4), np.ones(50)].astype(np.float32)
+    features = SegmentFeatures(step, n * step, {"motion": motion, "detail": np.full(n, 0.1, np.float32),
+                                                "cuts": np.zeros(n, np.float32), "face": face, "speech": speech,
+                                                "loudness_db": np.full(n, -30.0, np.float32)})
+    times = uncertain_times(features, 30.0)
+    assert len(times) >= 2 and all(100.0 <= t <= 200.0 for t in times)  # only the doubtful middle
+    assert np.all(np.diff(times) > 0) and len(np.unique(times // 30.0)) == len(times)  # one per 30 s at most
+    # on the synthetic VOD, the segmenter asks for far fewer frames than one every 30 s, and keeps its accuracy
+    asked: list[np.ndarray] = []
+
+    def look(at: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        asked.append(at)
+        return {label: (at, np.full(len(at), 1.0 / 3)) for label in ("gameplay", "talking", "menu")}
+
+    segs = segment_vod(probe(vod.path), Settings(), vision_at=look)
+    assert len(asked) <= 1 and segs.meta["vision_frames"] == sum(len(a) for a in asked)
+    assert segs.meta["vision_frames"] < vod.duration_s / Settings()["vision_sparse_every_s"]
+    assert accuracy(segs, vod) >= 0.90
 
 
 def _tracks(n: int) -> dict[str, SignalTrack]:

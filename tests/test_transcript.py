@@ -30,7 +30,16 @@ from detector.params import Settings
 from detector.pipeline import DetectRequest, detect
 from detector.records import Word
 from detector.signals.base import SignalContext, SignalInputs
-from detector.signals.transcript import TranscriptOptions, TranscriptSignal, merge_spans, place_words, quote_for
+from detector.signals.transcript import (
+    PACK_GAP_S,
+    TranscriptOptions,
+    TranscriptSignal,
+    merge_spans,
+    pack_spans,
+    place_words,
+    quote_for,
+    split_packed,
+)
 from detector.signals.transcript_lexicon import find_events, normalize
 from detector.sources.media import probe
 
@@ -95,12 +104,24 @@ def test_place_words_moves_onto_the_vod_timeline_and_never_back() -> None:
     assert [(w.start_s, w.end_s) for w in placed] == [(10.5, 10.9), (10.5, 10.6), (14.0, 15.0)]
 
 
+def test_spans_pack_into_batches_and_words_go_back_to_their_span() -> None:
+    spans = [(0.0, 100.0), (200.0, 500.0), (600.0, 900.0), (1000.0, 2000.0)]
+    batches = pack_spans(spans, limit_s=700.0)
+    assert batches == [[(0.0, 100.0), (200.0, 500.0)], [(600.0, 900.0)], [(1000.0, 2000.0)]]
+    second = 100.0 + PACK_GAP_S  # where the second span starts in the packed audio
+    words = _words((1.0, 1.5, "a"), (100.5, 101.0, "gap"), (second + 2.0, second + 2.5, "b"))
+    first, other = split_packed(words, batches[0])
+    assert [(w.text, w.start_s) for w in first] == [("a", 1.0), ("gap", 100.5)]  # a gap's word stays before
+    assert [(w.text, w.start_s, w.end_s) for w in other] == [("b", pytest.approx(2.0), pytest.approx(2.5))]
+
+
 def test_decode_options_drop_loops_and_decoded_silence() -> None:
     d = DecodeOptions()
     assert d.hallucinated(compression_ratio=20.9, no_speech_prob=0.1, avg_logprob=-0.2)  # a loop
     assert d.hallucinated(compression_ratio=1.4, no_speech_prob=0.8, avg_logprob=-1.5)  # silence
     assert not d.hallucinated(compression_ratio=1.4, no_speech_prob=0.8, avg_logprob=-0.3)  # confident speech
     assert len(d.temperatures) < 6 and d.temperatures[0] == 0.0 and d.max_new_tokens <= 224
+    assert all(t == 0.0 for t in d.temperatures)  # no sampling: the same audio gives the same words every run
     vad = d.vad_parameters()
     assert vad["threshold"] == d.vad_threshold and vad["max_speech_duration_s"] == float("inf")
 
@@ -148,6 +169,18 @@ def test_candidate_windows_only_are_transcribed() -> None:
 
 
 @needs_whisper
+def test_several_spans_are_packed_into_one_call_and_keep_their_words() -> None:
+    media = probe(SPEECH)
+    spans = [(0.0, 5.5), (7.5, 11.8), (12.2, 15.9)]
+    track = TranscriptSignal(TranscriptOptions(language="en"), spans=spans).compute(
+        SignalInputs(media.duration_s, media=media), _ctx())
+    words = track.meta["words"]
+    where = {normalize(w.text): w.start_s for w in words}
+    assert 0.0 <= where["map"] <= 5.5 and 7.5 <= where["god"] <= 11.8 and 12.2 <= where["stream"] <= 15.9
+    assert track.meta["transcribed_s"] == pytest.approx(sum(b - a for a, b in spans))
+
+
+@needs_whisper
 @pytest.mark.parametrize("full", [False, True], ids=["candidates", "full"])
 def test_pipeline_candidate_explanation_carries_the_quote(full: bool, tmp_path: Path) -> None:
     req = DetectRequest(media=SPEECH, settings=Settings(SHORT_CLIPS),
@@ -174,6 +207,9 @@ def test_transcript_on_a_vod_without_speech(sample_audio_only) -> None:
     # the VAD lets some of the noise through; what Whisper makes of it (loops) is dropped, not quoted
     assert result.meta["transcript"]["words"] == 0
     assert result.tracks["transcript"].meta["whisper"] == ["faster-whisper tiny cpu/int8"]
+    # greedy decoding only: the same noise gives the same (empty) transcript on every run
+    again = detect(DetectRequest(media=sample_audio_only.media_path, transcript=TranscriptOptions()))
+    assert again.tracks["transcript"].meta["words"] == result.tracks["transcript"].meta["words"]
 
 
 @needs_whisper

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vision_fixtures import IMAGE_SIZE, build_tiny_blip, build_tiny_clip
+from vision_fixtures import HAS_VISION_PACKAGES, IMAGE_SIZE, build_tiny_blip, build_tiny_clip
 
 from detector.errors import ModelError
 from detector.models.vision_catalog import CAPTION_MAX_CHARS, LABELS, PROMPTS
@@ -27,6 +27,8 @@ from detector.sources.frames import keyframes
 from detector.sources.media import probe
 from detector.synthetic.render_source import make_render_source
 from highlights import cmd_models
+
+pytestmark = pytest.mark.skipif(not HAS_VISION_PACKAGES, reason="needs the vision extra (torch, transformers)")
 
 CLIP_NAME = "clip-vit-base-patch32"
 BLIP_NAME = "blip-image-captioning-base"

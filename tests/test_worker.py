@@ -464,7 +464,11 @@ def test_dockerfile_stages_use_extras_that_exist_and_the_bot_image_has_no_torch(
     bot_requirements = [*project["dependencies"], *(r for e in installed["bot"] for r in extras[e])]
     closure = _closure({_requirement_name(r) for r in bot_requirements})
     assert not closure & {"torch", "nvidia-cudnn-cu12", "triton"}, closure
-    assert "torch" in {_requirement_name(r) for r in extras["worker"]}
+    # The GPU worker image adds the vision extra (torch, transformers); the worker extra alone stays torch-free
+    # (the CPU path, the demo and the tests run without it).
+    assert "vision" in installed["worker"]
+    assert "torch" in {_requirement_name(r) for r in extras["vision"]}
+    assert not {"torch", "transformers"} & {_requirement_name(r) for r in extras["worker"]}
 
     compose = (ROOT / "compose.yaml").read_text()
     assert re.search(r"^\s+image: postgres:15\s*$", compose, re.M)

@@ -9,11 +9,17 @@ but seeded, so scores are deterministic; captions are gibberish.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
 
+import pytest
+
 from detector.models.vision_catalog import PROMPT_TEXTS
+
+HAS_VISION_PACKAGES = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+"""Whether the ``vision`` extra is installed (tests that build or run models skip without it)."""
 
 IMAGE_SIZE = 32
 """Input side of the tiny vision towers (pixels)."""
@@ -54,8 +60,15 @@ def _tower(**extra: int) -> dict[str, int]:
     return dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, **extra)
 
 
+def require_vision_packages() -> None:
+    """Skip the calling test (or fixture) where the ``vision`` extra (torch, transformers) is not installed."""
+    if not HAS_VISION_PACKAGES:
+        pytest.skip("needs the vision extra (torch and transformers); CI installs it")
+
+
 def build_tiny_clip(out: str | Path, *, seed: int = 0) -> Path:
     """A tiny random CLIPModel whose tokenizer knows every word of the detector's prompts."""
+    require_vision_packages()
     import torch
     from transformers import CLIPConfig, CLIPModel
 
@@ -81,6 +94,7 @@ def build_tiny_clip(out: str | Path, *, seed: int = 0) -> Path:
 
 def build_tiny_blip(out: str | Path, *, seed: int = 0) -> Path:
     """A tiny random BlipForConditionalGeneration (captioning) with a BERT-style word tokenizer."""
+    require_vision_packages()
     import torch
     from transformers import BlipConfig, BlipForConditionalGeneration
 

@@ -1,4 +1,8 @@
-"""/setup (clip channel, roles allowed to request, per-user limits) and /help."""
+"""/setup (clip channel, roles allowed to request, per-user limits, a check of the bot's permissions) and /help.
+
+/setup checks what the bot may do in the clip channel (``bot.channel_access``) and names every missing
+permission; when nothing is missing, posting that stopped because Discord refused it resumes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.channel_access import fix_text, missing, permissions_in
 from bot.permissions import require_admin, require_guild
 from bot.replies import tell
 from bot.state import GuildSettings
@@ -24,7 +29,7 @@ Options: `top` (how many), `layout` (16:9 or 9:16), `captions`, `streamer` (whos
 Vote 👍/👎 under clips: after enough votes the detector is tuned to this server's taste for that streamer.
 `/tuning show streamer:<login>` shows what changed; admins can `/tuning reset` or `/tuning rollback`.
 Admins: `/autoclip add streamer:<login>` processes each new VOD automatically; `/setup` sets the clip
-channel, who may request, and per-user limits."""
+channel, who may request, and per-user limits, and checks what the bot may do in the clip channel."""
 
 
 def describe(settings: GuildSettings, *, per_hour: int, active: int) -> str:
@@ -55,6 +60,7 @@ class AdminCog(commands.Cog):
                     jobs_at_once: Optional[app_commands.Range[int, 0, 20]] = None) -> None:  # noqa: UP045
         guild_id = require_guild(interaction)
         require_admin(interaction, "change the bot's setup")
+        await interaction.response.defer(ephemeral=True, thinking=True)
         state = self.client.state
         settings = await state.guild(guild_id)
         roles = list(settings.requester_role_ids)
@@ -72,7 +78,23 @@ class AdminCog(commands.Cog):
             await state.set_guild(guild_id, changed)
         config = self.client.config
         text = describe(changed, per_hour=config.requests_per_hour, active=config.active_jobs_per_user)
-        await tell(interaction, ("Saved.\n" if changed != settings else "") + text)
+        check = await self._check_channel(interaction, guild_id, int(changed.clip_channel_id or interaction.channel_id or 0),
+                                          chosen=changed.clip_channel_id is not None)
+        await tell(interaction, ("Saved.\n" if changed != settings else "") + text + "\n" + check)
+
+    async def _check_channel(self, interaction: discord.Interaction[Any], guild_id: str, channel_id: int, *,
+                             chosen: bool) -> str:
+        """Whether the bot can post clips in ``channel_id``; resumes stopped posting when it can."""
+        perms, in_thread = permissions_in(interaction, channel_id)
+        where = "" if chosen else " (checked here; each request's own channel is checked when it is made)"
+        if perms is None:
+            return f"⚠️ I cannot see <#{channel_id}>: give my role **View Channel** there."
+        lacking = missing(perms, in_thread=in_thread)
+        if lacking:
+            return f"⚠️ {fix_text(channel_id, lacking)}{where}"
+        resumed = await self.client.poster.resume(guild_id)
+        again = f" Posting the clips of {resumed} job(s) that Discord refused before starts again." if resumed else ""
+        return f"✅ I can post clips in <#{channel_id}>{where}.{again}"
 
     @app_commands.command(name="help", description="What the highlights bot does and how to use it")
     async def help(self, interaction: discord.Interaction[Any]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import discord
 
+from bot.views.embed_limits import fit
 from storage.records import Clip
 
 FOOTER_MARK = re.compile(r"\bclip (\d+)\b")
@@ -134,7 +135,7 @@ def clip_embed(clip: Clip, *, job_id: int, twitch_vod_id: str | None, source_nam
     if note:
         embed.add_field(name="Video", value=note[:1000], inline=False)
     embed.set_footer(text=f"clip {clip.id} · job {job_id} · rank {clip.rank}")
-    return embed
+    return fit(embed)
 
 
 def clip_id_of(message_embeds: list[dict[str, Any]]) -> int | None:

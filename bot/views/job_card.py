@@ -9,14 +9,18 @@ same card, so the tracker edits a message only when its card really changed.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 import discord
 
+from bot.views.embed_limits import fit
 from storage.records import Job, JobStatus
 
+CARD_TITLE = "Highlights · "
+CARD_FOOTER = re.compile(r"^job (\d+)\b")
 CANCEL_ID = "hl:cancel:{job_id}"
 CANCEL_TEMPLATE = r"hl:cancel:(?P<job>[0-9]{1,18})"
 BAR_WIDTH = 16
@@ -98,9 +102,10 @@ def eta_seconds(job: Job, now: datetime) -> float | None:
 
 
 def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_from: int | None = None,
-               clips: int | None = None) -> discord.Embed:
-    """The card of ``job`` at ``now``; ``tuned_from``: votes behind the tuning this job uses."""
-    embed = discord.Embed(title=f"Highlights · {job_label(job)}", colour=COLOURS[job.status])
+               clips: int | None = None, problem: str | None = None) -> discord.Embed:
+    """The card of ``job`` at ``now``; ``tuned_from``: votes behind the tuning this job uses; ``problem``: what
+    Discord refused while posting the clips and what a moderator can do about it."""
+    embed = discord.Embed(title=CARD_TITLE + job_label(job), colour=COLOURS[job.status])
     status = "cancelling…" if job.cancel_requested and job.status.active else STATUS_TEXT[job.status]
     embed.add_field(name="Status", value=status, inline=True)
     if job.status is JobStatus.QUEUED:
@@ -125,10 +130,21 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="VOD", value=chosen, inline=False)
     if tuned_from:
         embed.add_field(name="Tuning", value=f"tuned from {tuned_from} votes", inline=True)
+    if problem:
+        embed.add_field(name="⚠️ Not posted", value=problem, inline=False)
     for name, text in result_notes(job):
         embed.add_field(name=name, value=text, inline=False)
     embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
-    return embed
+    return fit(embed)
+
+
+def card_job_id(embeds: list[dict[str, Any]]) -> int | None:
+    """The job a message's embeds are the card of (None if it is not a job card)."""
+    for embed in embeds:
+        match = CARD_FOOTER.match(str((embed.get("footer") or {}).get("text") or ""))
+        if match and str(embed.get("title") or "").startswith(CARD_TITLE):
+            return int(match.group(1))
+    return None
 
 
 def result_notes(job: Job) -> list[tuple[str, str]]:

@@ -4,10 +4,14 @@ Consumes VOD lengths in minutes (default 30 and 60), a cache folder and the visi
 makes (or reuses) one synthetic VOD per length (:mod:`detector.bench.hybrid_vod`: gameplay, talking
 and menu stretches with speech, plus chat) and, when the ``cpu`` profile's image-text model is
 missing, a random-weight model with its real architecture (:mod:`detector.bench.clip_random`: the
-timing is real, the vision scores are not). Each length runs once through ``detect`` with the CPU
-profile — transcript of candidate windows, segments, vision, exact scenes — in a fresh child process
-(:mod:`detector.bench.hybrid_child`). Produces a JSON-ready dict: per length the process wall time,
-each stage's seconds and share of the pipeline's total, the candidate windows each expensive stage
+timing is real, the vision scores are not). Each length runs ``runs`` rounds (:mod:`detector.bench.rounds`),
+each round three arms interleaved: the audio decode floor (ffmpeg decoding the sound to null), the
+keyframe floor (ffmpeg decoding only the keyframes, scaled as the segmenter scales them, to null) and
+``detect`` with the CPU profile — transcript of candidate windows, segments, vision, exact scenes — in a
+fresh child process (:mod:`detector.bench.hybrid_child`). Produces a JSON-ready dict: per length the
+median process wall time with its spread, the audio signal's ratio to the decode floor and the
+segmenter's to the keyframe floor (per round, median and spread), each stage's median seconds and
+share of the pipeline's total, the candidate windows each expensive stage
 handled and peak memory; per stage the ratio of its time at the longest length to the shortest,
 beside the ratio of the lengths (stages over the whole VOD should follow the length; transcript,
 vision and snapping should stay near 1×, as they follow the number of candidates); and whether the
@@ -29,7 +33,8 @@ from typing import Any, TextIO
 
 from detector.bench.clip_random import cpu_clip_name, is_random, random_clip
 from detector.bench.hybrid_vod import hybrid_vod
-from detector.errors import ConfigError, DetectorError
+from detector.bench.rounds import DEFAULT_ROUNDS, Spread, load_average, ratio_spread, run_rounds
+from detector.errors import ConfigError, DetectorError, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +104,50 @@ def _run_child(media: Path, chat: Path, models_dir: Path, settings: Mapping[str,
     return result
 
 
-def _load_average() -> float | None:
-    """The 1-minute load average as the run starts (other work on the machine slows the run)."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # pragma: no cover - not on Linux/Unix
-        return None
+ARMS = ("decode floor", "keyframe floor", "detect")
+"""What each round runs, interleaved (see ``detector.bench.rounds``)."""
+
+
+def floor_argvs(media: Path) -> dict[str, list[str]]:
+    """The two floors' ffmpeg commands: the sound decoded as the audio signal decodes it, and only the
+    keyframes decoded and scaled as the segmenter's picture pass does, both to the null muxer."""
+    from detector.ffmpeg import ffmpeg_path
+    from detector.signals.segment_pictures import FRAME_WIDTH
+    from detector.sources.audio_stream import decode_floor_argv
+
+    keys = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-skip_frame", "nokey",
+            "-i", str(media), "-map", "0:v:0", "-an", "-sn", "-vf", f"scale={FRAME_WIDTH}:-2:flags=area",
+            "-fps_mode", "passthrough", "-f", "null", "-"]
+    return {"decode floor": decode_floor_argv(media, 16000), "keyframe floor": keys}
+
+
+def _time_floor(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=CHILD_TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise MediaError(f"The bench floor failed (exit {proc.returncode}): "
+                         f"{proc.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+    return time.perf_counter() - t0
+
+
+def _median_run(runs: Sequence[dict[str, Any]], floors: Mapping[str, list[float]]) -> dict[str, Any]:
+    """One length's rounds as one result: median wall and stage times, the largest peaks, the ratios
+    to the floors taken per round, and every round's numbers."""
+    walls = [r["wall_s"] for r in runs]
+    keys = sorted({k for r in runs for k in r["timings"]})
+    timings = {k: Spread.of([float(r["timings"].get(k, 0.0)) for r in runs]).median for k in keys}
+    audio = ratio_spread([float(r["timings"].get("signal_audio", 0.0)) for r in runs], floors["decode floor"])
+    segments = ratio_spread([float(r["timings"].get("segments", 0.0)) for r in runs], floors["keyframe floor"])
+    out = dict(runs[-1])
+    out.update(wall_s=round(Spread.of(walls).median, 3), wall_spread=Spread.of(walls).as_dict(3), timings=timings,
+               rss_kb=max(r.get("rss_kb") or 0 for r in runs),
+               ffmpeg_rss_kb=max(r.get("ffmpeg_rss_kb") or 0 for r in runs),
+               floors={k: Spread.of(v).as_dict(3) for k, v in floors.items()},
+               x_floor={"signal_audio": audio.as_dict() if audio else None,
+                        "segments": segments.as_dict() if segments else None},
+               rounds=[{"wall_s": r["wall_s"], "timings": r["timings"]} for r in runs])
+    return out
 
 
 def _stage_rows(timings: Mapping[str, float]) -> dict[str, dict[str, float]]:
@@ -134,8 +177,9 @@ def _ratios(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def run_hybrid_bench(minutes: Sequence[float] = DEFAULT_MINUTES, out: TextIO | None = None, *,
                      cache: str | Path | None = None, models_dir: str | Path | None = None,
                      settings: Mapping[str, float] | None = None, profile: str = "cpu",
-                     device: str = "cpu") -> dict[str, Any]:
-    """Run the hybrid pipeline once per length (ascending) and return the report (see the module).
+                     device: str = "cpu", runs: int = DEFAULT_ROUNDS) -> dict[str, Any]:
+    """Run the hybrid pipeline ``runs`` rounds per length (ascending), each round beside the two
+    floors, and return the report (see the module).
 
     ``models_dir``: where the vision models are; None, or a folder without the ``cpu`` profile's
     image-text model, makes a random-weight one under ``cache``. ``settings``: parameter overrides.
@@ -153,21 +197,35 @@ def run_hybrid_bench(minutes: Sequence[float] = DEFAULT_MINUTES, out: TextIO | N
         _say(out, f"no {cpu_clip_name()} in {clip.parent}: using a random-weight one in {models}")
         clip = random_clip(models)
     random_weights = is_random(clip)
+    rounds = runs
     runs = []
     for m in lengths:
         vod = hybrid_vod(cache / "vods", m, say=lambda msg: _say(out, msg))
-        _say(out, f"{m:g} min: detect (transcript, segments, vision, scenes; {profile} profile) ...")
-        load = _load_average()
-        result = _run_child(vod.media_path, vod.chat_path, models, settings, profile, device, cache)
-        result.update(minutes=m, load_1m=load, cpus=os.cpu_count(), stages=_stage_rows(result["timings"]), vod=str(vod.media_path),
-                      speech=vod.speech, tile_s=vod.tile_s)
-        _say(out, f"{m:g} min: {result['wall_s']:.1f} s wall")
+        _say(out, f"{m:g} min: detect (transcript, segments, vision, scenes; {profile} profile) beside the "
+                  f"decode and keyframe floors, {rounds} round{'s' if rounds != 1 else ''} ...")
+        load = load_average()
+        argvs = floor_argvs(vod.media_path)
+
+        def one(arm: str, index: int, m: float = m, vod: Any = vod, argvs: dict[str, list[str]] = argvs) -> Any:
+            if arm in argvs:
+                seconds = _time_floor(argvs[arm])
+                _say(out, f"{m:g} min, round {index + 1}/{rounds}: {arm} {seconds:.1f} s")
+                return seconds
+            got = _run_child(vod.media_path, vod.chat_path, models, settings, profile, device, cache)
+            _say(out, f"{m:g} min, round {index + 1}/{rounds}: detect {got['wall_s']:.1f} s wall")
+            return got
+
+        arms = run_rounds(ARMS, rounds, one)
+        result = _median_run(arms["detect"], {k: arms[k] for k in ARMS if k != "detect"})
+        result.update(minutes=m, load_1m=load, load_1m_after=load_average(), cpus=os.cpu_count(),
+                      stages=_stage_rows(result["timings"]), vod=str(vod.media_path), speech=vod.speech,
+                      tile_s=vod.tile_s)
         runs.append(result)
     target = next((r for r in runs if r["minutes"] == TARGET_MINUTES), None)
     return {
         "lengths": list(lengths), "profile": profile, "device": device, "settings": settings,
         "models_dir": str(models), "vision_model": cpu_clip_name() if profile == "cpu" else None,
-        "random_vision_weights": random_weights, "runs": runs, "ratios": _ratios(runs),
+        "random_vision_weights": random_weights, "rounds": rounds, "runs": runs, "ratios": _ratios(runs),
         "target": {"minutes": TARGET_MINUTES, "wall_s": TARGET_WALL_S,
                    "measured_s": target["wall_s"] if target else None,
                    "met": (target["wall_s"] <= TARGET_WALL_S) if target else None},
@@ -183,6 +241,17 @@ _LABELS = {"sources": "sources (probe, chat)", "signal_chat": "chat signal", "si
 
 def _fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}×"
+
+
+def _range(spread: Mapping[str, Any] | None, unit: str, fmt: str, median: bool = False) -> str:
+    """``min–max`` of a spread dict (with the median first when asked), ``-`` without one."""
+    if not spread:
+        return "-"
+    span = f"{format(spread['min'], fmt)}–{format(spread['max'], fmt)}{unit}"
+    if not median:
+        return span
+    head = f"{format(spread['median'], fmt)}{unit}"
+    return head if spread["n"] < 2 else f"{head} ({span.removesuffix(unit)})"
 
 
 def _mb(kb: int | None) -> str:
@@ -202,6 +271,9 @@ def format_hybrid_report(report: Mapping[str, Any]) -> str:
                if report.get("random_vision_weights") else "its real weights")
     first = runs[0]
     lines.append(f"Hybrid pipeline, {report['profile']} profile on {report['device']}; vision: {model}, {weights}.")
+    rounds = report.get("rounds", 1)
+    lines.append(f"{rounds} round{'s' if rounds != 1 else ''} per length, each: decode floor, keyframe floor, detect "
+                 "(interleaved); times are medians, ratios to a floor are per round: median (min–max).")
     lines.append(f"VODs: synthetic gameplay/talking/menu stretches (speech: {first['speech']}), a "
                  f"{first['tile_s']:g} s rendered tile repeated by stream copy; chat bursts over the whole length.")
     if report.get("settings"):
@@ -214,6 +286,12 @@ def format_hybrid_report(report: Mapping[str, Any]) -> str:
 
     wall_ratio = runs[-1]["wall_s"] / runs[0]["wall_s"] if runs[0]["wall_s"] else None
     row("wall (process, with imports)", [f"{r['wall_s']:.1f} s" for r in runs], _fmt_ratio(wall_ratio))
+    row("  spread over the rounds", [_range(r.get("wall_spread"), " s", ".1f") for r in runs])
+    row("decode floor (ffmpeg alone)", [_range(r.get("floors", {}).get("decode floor"), " s", ".1f", True) for r in runs])
+    row("keyframe floor (ffmpeg alone)", [_range(r.get("floors", {}).get("keyframe floor"), " s", ".1f", True)
+                                          for r in runs])
+    row("audio signal × decode floor", [_range(r.get("x_floor", {}).get("signal_audio"), "×", ".2f", True) for r in runs])
+    row("segments × keyframe floor", [_range(r.get("x_floor", {}).get("segments"), "×", ".2f", True) for r in runs])
     total = [float(r["timings"].get("total", 0.0)) for r in runs]
     row("pipeline total", [f"{t:.1f} s" for t in total], _fmt_ratio(total[-1] / total[0] if total[0] else None))
     for name in (*STAGES, OTHER):

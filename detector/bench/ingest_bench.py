@@ -18,8 +18,10 @@ rendition. Measures, in one run and with the same yt-dlp session options as the 
   Twitch VOD id first, which a bare HLS folder has not, so the bench calls ``fetch_sections`` with
   their heights, margins and file names.
 
-Produces a JSON-ready dict (bytes served, seconds, segments per rendition, and the whole-VOD ratios
-of bytes and time) and :func:`format_ingest_report`'s side-by-side table. The HLS files are read
+Every step runs once per round, the steps interleaved, ``runs`` rounds (:mod:`detector.bench.rounds`):
+bytes are the same every round; seconds are the median, with the spread. Produces a JSON-ready dict
+(bytes served, seconds, segments per rendition, and the whole-VOD ratios of bytes and of time — the
+time ratio taken per round, median (min–max)) and :func:`format_ingest_report`'s side-by-side table. The HLS files are read
 once before measuring, so no step pays for a cold disk cache.
 """
 
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from detector.bench.ingest_vod import AUDIO_RENDITION, HlsVodSpec, cached_hls_vod
+from detector.bench.rounds import DEFAULT_ROUNDS, Spread, ratio_spread, run_rounds
 from detector.errors import ConfigError
 from detector.ffmpeg import run_ffmpeg
 from detector.ingest import ANALYSIS_HEIGHT, OVERVIEW_HEIGHT, SECTION_HEIGHT, SECTION_MARGIN_S
@@ -142,14 +145,23 @@ def _sum(*rows: dict[str, Any]) -> dict[str, Any]:
         names = sorted({k for row in rows for k in row[key]})
         return {k: sum(row[key].get(k, 0) for row in rows) for k in names}
 
-    return {"bytes": sum(r["bytes"] for r in rows), "seconds": round(sum(r["seconds"] for r in rows), 3),
+    rounds = [round(sum(t), 3) for t in zip(*(r.get("rounds_s") or [r["seconds"]] for r in rows))]
+    return {"bytes": sum(r["bytes"] for r in rows), "seconds": round(Spread.of(rounds).median, 3), "rounds_s": rounds,
             "segments": merge("segments"), "bytes_by_rendition": merge("bytes_by_rendition"),
             "requests": sum(r["requests"] for r in rows), "output_bytes": sum(r["output_bytes"] for r in rows)}
 
 
-def _ratios(whole: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+def _ratios(whole: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Bytes and time of the whole VOD over ``other``'s; the time per round, median (min–max)."""
+    spread = ratio_spread(whole.get("rounds_s") or [whole["seconds"]], other.get("rounds_s") or [other["seconds"]])
     return {"bytes": whole["bytes"] / other["bytes"] if other["bytes"] else None,
-            "time": whole["seconds"] / other["seconds"] if other["seconds"] else None}
+            "time": spread.median if spread else None, "time_spread": spread.as_dict(3) if spread else None}
+
+
+def _median_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One step's rounds as one row: the last round's counts, the median seconds and every round's."""
+    seconds = [r["seconds"] for r in rows]
+    return {**rows[-1], "seconds": round(Spread.of(seconds).median, 3), "rounds_s": seconds}
 
 
 def _empty(folder: Path) -> None:
@@ -161,7 +173,7 @@ def _empty(folder: Path) -> None:
 def run_ingest_bench(minutes: float = 60.0, clips: int = 10, out: TextIO | None = None, *, clip_s: float = 30.0,
                      spec: HlsVodSpec | None = None, cache: Path | None = None, work: Path | None = None,
                      options: FetchOptions | None = None, seed: int = SEED, candidates: int | None = None,
-                     candidate_s: float = CANDIDATE_S) -> dict[str, Any]:
+                     candidate_s: float = CANDIDATE_S, runs: int = DEFAULT_ROUNDS) -> dict[str, Any]:
     """Measure the three ways on one synthetic VOD; progress lines go to ``out`` (when given).
 
     ``candidates`` is the number of analysis windows of the hybrid job (default: what the pipeline
@@ -182,28 +194,40 @@ def run_ingest_bench(minutes: float = 60.0, clips: int = 10, out: TextIO | None 
     _warm(vod.root)
     with HlsServer(vod.root) as server, tempfile.TemporaryDirectory(prefix="ingest-bench-", dir=work) as tmp_name:
         tmp, url = Path(tmp_name), server.url("master.m3u8")
-        say(f"whole VOD: downloading every segment of {spec.video_rendition} from {url} ...")
-        whole = _measure(server, lambda: [download_whole(url, tmp / "whole", height=spec.height, options=options)])
-        _empty(tmp / "whole")
-        say("audio + sections: fetch_audio ...")
-        audio = _measure(server, lambda: [fetch_audio(url, tmp / "parts", options=options).path])
-        say(f"audio + sections: fetch_sections for {len(windows)} windows of {clip_s:g} s ...")
-        sections = _measure(server, lambda: [s.path for s in fetch_sections(
-            url, tmp / "parts", windows, height=spec.height, options=options)])
-        _empty(tmp / "parts")
         hybrid_dir = tmp / "hybrid"
-        say(f"hybrid job: the overview, the whole VOD at {OVERVIEW_HEIGHT}p ...")
-        overview = _measure(server, lambda: [s.path for s in fetch_sections(
-            url, hybrid_dir, [(0.0, vod.duration_s)], height=OVERVIEW_HEIGHT, margin_s=0.0, name="overview",
-            options=options)])
-        say(f"hybrid job: the analysis video, {len(looks)} windows of {candidate_s + 2 * pad_s:g} s "
-            f"at {ANALYSIS_HEIGHT}p ...")
-        analysis = _measure(server, lambda: [s.path for s in fetch_sections(
-            url, hybrid_dir, looks, height=ANALYSIS_HEIGHT, margin_s=0.0, name="analysis",
-            options=options)] if looks else [])
-        say(f"hybrid job: the render sections of {len(windows)} clips at ≤{SECTION_HEIGHT}p ...")
-        render = _measure(server, lambda: [s.path for s in fetch_sections(
-            url, hybrid_dir, windows, height=SECTION_HEIGHT, margin_s=SECTION_MARGIN_S, options=options)])
+        steps: dict[str, tuple[str, Callable[[], Sequence[Path]]]] = {
+            "whole": (f"whole VOD: downloading every segment of {spec.video_rendition} from {url}",
+                      lambda: [download_whole(url, tmp / "whole", height=spec.height, options=options)]),
+            "audio": ("audio + sections: fetch_audio", lambda: [fetch_audio(url, tmp / "parts", options=options).path]),
+            "sections": (f"audio + sections: fetch_sections for {len(windows)} windows of {clip_s:g} s",
+                         lambda: [s.path for s in fetch_sections(url, tmp / "parts", windows, height=spec.height,
+                                                                 options=options)]),
+            "overview": (f"hybrid job: the overview, the whole VOD at {OVERVIEW_HEIGHT}p",
+                         lambda: [s.path for s in fetch_sections(
+                             url, hybrid_dir, [(0.0, vod.duration_s)], height=OVERVIEW_HEIGHT, margin_s=0.0,
+                             name="overview", options=options)]),
+            "analysis": (f"hybrid job: the analysis video, {len(looks)} windows of {candidate_s + 2 * pad_s:g} s "
+                         f"at {ANALYSIS_HEIGHT}p",
+                         lambda: [s.path for s in fetch_sections(url, hybrid_dir, looks, height=ANALYSIS_HEIGHT,
+                                                                 margin_s=0.0, name="analysis", options=options)]
+                         if looks else []),
+            "render": (f"hybrid job: the render sections of {len(windows)} clips at ≤{SECTION_HEIGHT}p",
+                       lambda: [s.path for s in fetch_sections(url, hybrid_dir, windows, height=SECTION_HEIGHT,
+                                                               margin_s=SECTION_MARGIN_S, options=options)]),
+        }
+
+        def one(name: str, index: int) -> dict[str, Any]:
+            text, step = steps[name]
+            say(f"round {index + 1}/{runs}: {text} ...")
+            row = _measure(server, step)
+            for folder in (tmp / "whole", tmp / "parts", hybrid_dir):  # each step starts from empty folders
+                if folder.is_dir():
+                    _empty(folder)
+            return row
+
+        measured = {name: _median_row(rows) for name, rows in run_rounds(list(steps), runs, one).items()}
+    whole, audio, sections = measured["whole"], measured["audio"], measured["sections"]
+    overview, analysis, render = measured["overview"], measured["analysis"], measured["render"]
     ours, hybrid = _sum(audio, sections), _sum(audio, overview, analysis, render)
     sizes = folder_sizes(vod.root)
     return {
@@ -223,7 +247,7 @@ def run_ingest_bench(minutes: float = 60.0, clips: int = 10, out: TextIO | None 
                  "overview": overview, "analysis": analysis, "render": render, "hybrid": hybrid},
         "ratios": _ratios(whole, ours),
         "hybrid_ratios": _ratios(whole, hybrid),
-        "cpus": os.cpu_count(),
+        "cpus": os.cpu_count(), "rounds": runs,
     }
 
 
@@ -252,6 +276,13 @@ def _row_labels(report: dict[str, Any]) -> list[tuple[str | None, str]]:
         ("render", f"  render ({len(report['windows'])} clips, <={hyb['render_height']}p)"),
         ("hybrid", "  = hybrid job"),
     ]
+
+
+def _time(ratios: dict[str, Any]) -> str:
+    spread = ratios.get("time_spread")
+    if not spread:
+        return "-"
+    return Spread(spread["median"], spread["min"], spread["max"], spread["n"]).text(".2f", "x")
 
 
 def format_ingest_report(report: dict[str, Any]) -> str:
@@ -284,10 +315,12 @@ def format_ingest_report(report: dict[str, Any]) -> str:
     ours, hybrid = report["ratios"], report["hybrid_ratios"]
     on_disk = " + ".join(str(vod["segments"][n]) for n in names)
     lines += ["",
-              f"whole VOD / (audio + sections): bytes {fmt(ours['bytes'])}, time {fmt(ours['time'])} "
+              f"whole VOD / (audio + sections): bytes {fmt(ours['bytes'])}, time {_time(ours)} "
               "(measured in this run)",
-              f"whole VOD / hybrid job:         bytes {fmt(hybrid['bytes'])}, time {fmt(hybrid['time'])} "
+              f"whole VOD / hybrid job:         bytes {fmt(hybrid['bytes'])}, time {_time(hybrid)} "
               "(measured in this run)",
+              f"{report.get('rounds', 1)} round(s), the steps interleaved; seconds are medians, the time ratio is "
+              "taken per round: median (min–max)",
               f"VOD on the server: {on_disk} segments ({', '.join(names)}), "
               f"{_size(sum(vod['bytes_on_disk'].values()))}; "
               + ("reused from the cache" if vod["reused"] else f"generated in {vod['make_s']:.1f} s"),

@@ -20,7 +20,7 @@ from detector.errors import DeviceError
 def require_torch() -> None:
     if importlib.util.find_spec("torch") is None:
         raise DeviceError("--profile needs torch (its profiler times the kernels), and torch is not installed.",
-                          hint="pip install torch (or the project's `worker` extra), or run without --profile.")
+                          hint="Install the `vision` extra (torch; README, Install), or run without --profile.")
 
 
 def profiled(work: Callable[[], Any], cuda: bool) -> tuple[Any, dict[str, float | str]]:

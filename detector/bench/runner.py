@@ -1,10 +1,13 @@
-"""Benchmark runner: one child process per stage, results gathered into a ``BenchReport``.
+"""Benchmark runner: one child process per stage and round, results gathered into a ``BenchReport``.
 
-Consumes :class:`BenchOptions` (length, device, profiling, cache folder); produces a
-:class:`BenchReport`: per stage the wall time, peak RSS (the child's own and its ffmpeg's), the
-media seconds it covered, and with ``--profile`` the device/wall efficiency from a second,
-profiled run of the stages that compute with the array backend; plus the in-memory kernel timing,
-the recall of planted events and the estimated chat lag. Progress goes to the ``say`` callback.
+Consumes :class:`BenchOptions` (length, device, profiling, cache folder, rounds); produces a
+:class:`BenchReport`: per stage the wall time of every round (the floor and the stages run
+interleaved, ``runs`` rounds, see :mod:`detector.bench.rounds`), its median, its ratio to the floor
+of the same round summarised as median (min–max), peak RSS (the child's own and its ffmpeg's, the
+largest over the rounds), the media seconds it covered, and with ``--profile`` the device/wall
+efficiency from a second, profiled run of the stages that compute with the array backend; plus the
+in-memory kernel timing, the recall of planted events, the estimated chat lag and the machine's load
+before and after. Progress goes to the ``say`` callback.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import detector
 from detector.bench.accuracy import Recall, planted_recall
+from detector.bench.rounds import DEFAULT_ROUNDS, Spread, load_average, ratio_spread, run_rounds
 from detector.bench.vod import DEFAULT_CACHE, cached_vod
 from detector.errors import ConfigError, DetectorError
 from detector.synthetic.vod import SyntheticVod
@@ -37,7 +41,10 @@ STAGE_LABELS: dict[str, str] = {
     "fusion": "fusion + candidates",
     "detect": "detect end to end (audio+chat)",
 }
-"""The table's rows, in run order (later stages read earlier stages' hand-offs)."""
+"""The table's rows."""
+RUN_ORDER = ("floor", "detect", "decode", "audio", "chat_parse", "chat_signal", "fusion")
+"""The order a round runs them in (backward every other round): the headline stage, detect, right beside
+the floor in every round; later stages read earlier stages' hand-offs, so the first round runs forward."""
 PROFILED = ("audio", "chat_signal", "fusion", "detect", "kernel")
 """Stages that compute with the array backend, so the profiler has something to see."""
 CHILD_BASE_TIMEOUT_S = 300.0
@@ -60,6 +67,8 @@ class BenchOptions:
     chat_format: str = "jsonl"
     repeats: int = 7
     """Kernel timing repetitions (the median is reported)."""
+    runs: int = DEFAULT_ROUNDS
+    """Rounds: every stage and the floor run once per round, interleaved (medians and spreads)."""
 
 
 @dataclass
@@ -67,6 +76,7 @@ class StageResult:
     name: str
     label: str
     wall_s: float
+    """The median over the rounds."""
     media_s: float
     rss_mb: float
     """Peak RSS of the Python process running the stage (0 for the floor: only ffmpeg runs)."""
@@ -76,6 +86,8 @@ class StageResult:
     """Peak RSS after imports and untimed setup, before the timed work."""
     facts: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
+    walls: list[float] = field(default_factory=list)
+    """Wall time of each round, in round order."""
 
     @property
     def total_rss_mb(self) -> float:
@@ -97,13 +109,19 @@ class BenchReport:
     recall: Recall
     chat: dict[str, Any]
     """Chat facts: messages, format, estimated and planted lag."""
+    load: tuple[float | None, float | None] = (None, None)
+    """The 1-minute load average before the first round and after the last."""
 
     def stage(self, name: str) -> StageResult:
         return next(s for s in self.stages if s.name == name)
 
+    def floor_spread(self, name: str) -> Spread | None:
+        """The stage's per-round ratio to the floor of the same round: median (min–max)."""
+        return ratio_spread(self.stage(name).walls, self.stage("floor").walls)
+
     def floor_ratio(self, name: str) -> float:
-        floor = self.stage("floor").wall_s
-        return self.stage(name).wall_s / floor if floor > 0 else float("inf")
+        spread = self.floor_spread(name)
+        return spread.median if spread is not None else float("inf")
 
 
 def resolve_device(device: str, profile: bool) -> str:
@@ -161,10 +179,14 @@ def run_child(stage: str, vod: SyntheticVod, work: Path, device: str, top_k: int
     return data
 
 
-def _result(name: str, label: str, data: dict[str, Any], media_s: float) -> StageResult:
-    return StageResult(name=name, label=label, wall_s=float(data["wall_s"]), media_s=media_s,
-                       rss_mb=data["rss_kb"] / 1024.0, ffmpeg_rss_mb=data["ffmpeg_rss_kb"] / 1024.0,
-                       base_rss_mb=data["base_rss_kb"] / 1024.0, facts=data.get("facts") or {})
+def _result(name: str, label: str, rounds: list[dict[str, Any]], media_s: float) -> StageResult:
+    """One stage's rounds: the median wall time, every round's, and the largest peaks."""
+    walls = [float(d["wall_s"]) for d in rounds]
+    return StageResult(name=name, label=label, wall_s=Spread.of(walls).median, media_s=media_s,
+                       rss_mb=max(d["rss_kb"] for d in rounds) / 1024.0,
+                       ffmpeg_rss_mb=max(d["ffmpeg_rss_kb"] for d in rounds) / 1024.0,
+                       base_rss_mb=max(d["base_rss_kb"] for d in rounds) / 1024.0,
+                       facts=rounds[-1].get("facts") or {}, walls=walls)
 
 
 def run_bench(opts: BenchOptions, say: Callable[[str], None] = lambda _m: None) -> BenchReport:
@@ -174,18 +196,24 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = lambda _m: None) 
     backend = select_backend(device)
     vod = cached_vod(opts.keep or DEFAULT_CACHE, opts.minutes, chat_format=opts.chat_format, say=say)
     top_k = max(len(vod.events), 1)
-    names = [*STAGE_LABELS, "kernel"]
+    names = list(RUN_ORDER)
     results: dict[str, StageResult] = {}
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="highlights-bench-run-") as tmp:
         work = Path(tmp)
-        for i, name in enumerate(names, start=1):
-            label = STAGE_LABELS.get(name, "kernel RMS+z+peaks")
-            say(f"[{i}/{len(names)}] {label} ...")
+
+        def one(name: str, index: int) -> dict[str, Any]:
             data = run_child(name, vod, work, device, top_k, opts.repeats)
-            media_s = float(data["facts"].get("audio_s", vod.duration_s)) if name == "kernel" else vod.duration_s
-            results[name] = _result(name, label, data, media_s)
-            r = results[name]
-            say(f"[{i}/{len(names)}] {label}: {r.wall_s:.2f} s, peak RSS {r.total_rss_mb:.0f} MB")
+            say(f"round {index + 1}/{opts.runs}: {STAGE_LABELS[name]}: {float(data['wall_s']):.2f} s")
+            return data
+
+        rounds = run_rounds(names, opts.runs, one)
+        for name in names:
+            results[name] = _result(name, STAGE_LABELS[name], rounds[name], vod.duration_s)
+        say("kernel RMS+z+peaks ...")
+        data = run_child("kernel", vod, work, device, top_k, opts.repeats)
+        results["kernel"] = _result("kernel", "kernel RMS+z+peaks", [data],
+                                    float(data["facts"].get("audio_s", vod.duration_s)))
         if opts.profile:
             for name in PROFILED:
                 say(f"profiling {results[name].label} ...")
@@ -203,4 +231,4 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = lambda _m: None) 
     }
     return BenchReport(options=opts, device=f"{backend.name}:{backend.device}", vod=vod,
                        stages=[results[n] for n in STAGE_LABELS], kernel=results["kernel"], recall=recall,
-                       chat=chat)
+                       chat=chat, load=(load_before, load_average()))

@@ -118,7 +118,8 @@ def simulate(rounds: int = 6, k: int = 8, voters: int = 12, seed: int = 7,
             present = rng.random(voters) < PRESENT
             ups = rng.random(voters) < (AGREE if liked else 1.0 - AGREE)
             up = int((present & ups).sum())
-            voted.append(VotedClip(signals=signals, up=up, down=int(present.sum()) - up))
+            ballots = tuple((f"voter{i}", 1 if ups[i] else -1) for i in range(voters) if present[i])
+            voted.append(VotedClip(signals=signals, up=up, down=int(present.sum()) - up, voters=ballots))
         proposal = propose(voted, params, options)
         if proposal is not None and proposal.changed:
             params = proposal.params

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from detector.export.atomic import write_text_atomic
+from detector.export.atomic import check_writable, write_text_atomic
 from detector.export.csv_out import render_csv, write_csv
 from detector.export.edl_out import render_edl, write_edl
 from detector.export.errors import ExportError, ResultsFormatError
-from detector.export.html_report import render_html_report, write_html_report
+from detector.export.html_report import clip_media, render_html_report, write_html_report
 from detector.export.json_out import read_json, render_json, to_json_dict, write_json
 from detector.records import DetectionResult
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ExportError",
     "ResultsFormatError",
+    "check_writable",
     "read_json",
     "to_json_dict",
     "write_csv",
@@ -44,13 +46,17 @@ def write_outputs(
     edl: PathLike | None = None,
     html: PathLike | None = None,
     edl_fps: int = 30,
+    clips: Mapping[int, Mapping[str, PathLike]] | None = None,
 ) -> dict[str, Path]:
-    """Write whichever of the four files have a path; return ``{format: path}`` of those written."""
+    """Write whichever of the four files have a path; return ``{format: path}`` of those written.
+
+    ``clips`` (rank → {layout or ``thumb`` → file}, as ``render_job`` returns them) are shown in the
+    HTML report, linked relative to it."""
     renderers = {
         "json": (json, lambda: render_json(result), None),
         "csv": (csv, lambda: render_csv(result), ""),
         "edl": (edl, lambda: render_edl(result, fps=edl_fps), None),
-        "html": (html, lambda: render_html_report(result), None),
+        "html": (html, lambda: render_html_report(result, clip_media(clips, html) if clips and html else None), None),
     }
     rendered = {
         fmt: (Path(path), render(), newline)

@@ -60,6 +60,24 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, newline: str |
     return target
 
 
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Raise ``ExportError`` now when ``path`` could not be written later (a folder, a file in the way of
+    its folder, a folder this user cannot write to); touch nothing. For checking outputs before long work."""
+    target = Path(path)
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder; give a file name for the output.")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ExportError(f"Cannot write {target}: {folder} is a file, not a folder.",
+                          hint="Choose an output path in a folder you can write to.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"Cannot write {target}: the folder {folder} is not writable.",
+                          hint="Choose an output path in a folder you can write to.")
+    return target
+
+
 def _mode_for(target: Path) -> int:
     try:
         return target.stat().st_mode & 0o777

@@ -3,7 +3,8 @@
 Consumes a ``DetectionResult``; produces one HTML file with inline CSS and inline SVG only (no
 scripts, no external URLs): the run facts (sources, duration, chat lag used, device, timings,
 parameters), a whole-VOD timeline per signal track and for the fused score with the candidates
-shaded, and the ranked clips as cards with their explanation. Every piece of text is escaped;
+shaded, and the ranked clips as cards with their explanation (``html_cards``) and, when the caller
+rendered them, the clips themselves, linked relative to the report. Every piece of text is escaped;
 chat lines are hostile input.
 """
 
@@ -16,19 +17,17 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import quote
 
 from detector.export.atomic import write_text_atomic
+from detector.export.html_cards import ClipMedia, clip_cards
 from detector.export.html_chart import track_svg
 from detector.export.html_style import CSS, FUSED_COLOUR, signal_colours
 from detector.export.json_out import by_score
 from detector.export.timefmt import hms
-from detector.records import Candidate, DetectionResult, SignalTrack
+from detector.records import DetectionResult, SignalTrack
 
 log = logging.getLogger(__name__)
-
-MAX_CHAT_LINES = 12
-MAX_LINE_CHARS = 300
-
 
 def _e(value: Any) -> str:
     return escape(str(value), quote=True)
@@ -78,16 +77,24 @@ def _lag_text(meta: Mapping[str, Any]) -> str:
 def _timings_text(timings: Any) -> str:
     if not isinstance(timings, Mapping) or not timings:
         return "—"
-    parts, total = [], 0.0
+    parts, total, stated = [], 0.0, None
     for stage, secs in timings.items():
         try:
             s = float(secs)
         except (TypeError, ValueError):
             continue
-        if math.isfinite(s):
-            total += s
-            parts.append(f"{_e(stage)} {s:.1f} s")
-    return " · ".join(parts + [f"<b>total {total:.1f} s</b>"]) if parts else "—"
+        if not math.isfinite(s):
+            continue
+        if stage == "total":  # the pipeline's own wall time: the total, not one more stage
+            stated = s
+            continue
+        total += s
+        parts.append(f"{_e(stage)} {s:.1f} s")
+    if stated is not None:
+        total = stated
+    elif not parts:
+        return "—"
+    return " · ".join(parts + [f"<b>total {total:.1f} s</b>"])
 
 
 def _params_block(params: Any) -> str:
@@ -175,109 +182,18 @@ def _segment_band(result: DetectionResult, duration: float) -> str:
             f'<div class="bar" aria-label="segments">{"".join(parts)}</div><div class="legend">{legend}</div></div>')
 
 
-# --- clip cards ----------------------------------------------------------------------------------
-
-
-def _contribution_bar(c: Candidate, scale: float, colours: Mapping[str, str]) -> str:
-    contrib = {k: float(v) for k, v in c.explanation.contributions.items() if math.isfinite(float(v))}
-    segs, legend = [], []
-    for name, v in sorted(contrib.items(), key=lambda kv: -kv[1]):
-        colour = colours.get(name, FUSED_COLOUR)
-        if v > 0 and scale > 0:
-            segs.append(
-                f'<span style="width:{100 * v / scale:.2f}%;background:{colour}" '
-                f'title="{_e(name)} {v:+.2f}"></span>'
-            )
-        cls = "" if v > 0 else ' class="neg"'
-        legend.append(
-            f'<span{cls}><span class="swatch" style="background:{colour}"></span> {_e(name)} {v:+.2f}</span>'
-        )
-    if not legend:
-        return ""
-    return f'<div class="bar" aria-label="contributions">{"".join(segs)}</div><div class="legend">{"".join(legend)}</div>'
-
-
-def _stats(c: Candidate) -> str:
-    e = c.explanation
-    items = []
-    if e.chat_rate_ratio is not None:
-        items.append(f"chat rate <b>×{_num(e.chat_rate_ratio, '.1f')}</b> over baseline")
-    if e.audio_z is not None:
-        items.append(f"audio z <b>{_num(e.audio_z, '.1f')}</b>")
-    if e.chat_lag_s is not None:
-        items.append(f"chat lag <b>{_num(e.chat_lag_s, '.1f', ' s')}</b>")
-    if e.segment:
-        items.append(f"segment <b>{_e(e.segment)}</b>")
-    if e.vision:
-        items.append(f"vision: {_e(e.vision)}")
-    if e.muted_s:
-        items.append(f'<b class="warn-text">{_num(e.muted_s, ".0f", " s")} muted on Twitch</b>')
-    for move in e.snapped:
-        items.append(f"edge {_e(move)}")
-    if c.signals:
-        at_peak = ", ".join(f"{_e(k)} {_num(v, '.2f')}" for k, v in c.signals.items())
-        items.append(f"at peak: {at_peak}")
-    return f'<div class="stats">{"".join(f"<span>{i}</span>" for i in items)}</div>' if items else ""
-
-
-def _chat(c: Candidate) -> str:
-    e = c.explanation
-    out = ""
-    if e.top_emotes:
-        chips = "".join(f'<span class="chip">{_e(name)} ×{int(n)}</span>' for name, n in e.top_emotes)
-        out += f'<div class="emotes">{chips}</div>'
-    lines = [str(s) for s in e.chat_sample[:MAX_CHAT_LINES]]
-    if lines:
-        items = "".join(
-            f"<li>{_e(s if len(s) <= MAX_LINE_CHARS else s[:MAX_LINE_CHARS] + '…')}</li>" for s in lines
-        )
-        out += f'<ul class="chat" aria-label="chat sample">{items}</ul>'
-    return out
-
-
-def _card(c: Candidate, scale: float, colours: Mapping[str, str]) -> str:
-    rank = int(c.rank)
-    when = (
-        f'<span class="times">{hms(c.start_s)} – {hms(c.end_s)}</span>'
-        f'<span class="muted">{c.end_s - c.start_s:.0f} s · peak {hms(c.peak_s)}</span>'
-        f'<span class="score">score {_num(c.score)}</span>'
-    )
-    summary = f'<p class="summary">{_e(c.explanation.summary)}</p>' if c.explanation.summary else ""
-    if c.explanation.caption:
-        summary += f'<p class="summary"><i>{_e(c.explanation.caption)}</i></p>'
-    return (
-        f'<article class="clip panel" id="clip-{rank}"><div class="rank">#{rank}</div><div>'
-        f'<div class="when">{when}</div>{summary}'
-        f"{_contribution_bar(c, scale, colours)}{_stats(c)}{_chat(c)}</div></article>"
-    )
-
-
-def _clips(result: DetectionResult, colours: Mapping[str, str]) -> str:
-    cands = by_score(result)
-    if not cands:
-        return (
-            '<h2>Clips</h2><div class="panel empty">No highlight candidates were found: nothing in '
-            "this VOD rose above the threshold. Lower <code>threshold</code> to see weaker moments.</div>"
-        )
-    totals = [
-        sum(max(float(v), 0.0) for v in c.explanation.contributions.values() if math.isfinite(float(v)))
-        for c in cands
-    ]
-    scale = max(totals + [0.0])
-    return "<h2>Clips</h2>" + "".join(_card(c, scale, colours) for c in cands)
-
-
 # --- page ----------------------------------------------------------------------------------------
 
 
-def render_html_report(result: DetectionResult) -> str:
-    """The report as one HTML string."""
+def render_html_report(result: DetectionResult, media: Mapping[int, ClipMedia] | None = None) -> str:
+    """The report as one HTML string; ``media`` (rank → the clip's files, as URLs relative to the
+    report) puts each rendered clip beside its explanation."""
     duration = _duration(result)
     names = list(result.tracks)
     for c in result.candidates:
         names += list(c.explanation.contributions) + list(c.signals)
     colours = signal_colours(names)
-    body = _header(result, duration) + _timelines(result, duration, colours) + _clips(result, colours)
+    body = _header(result, duration) + _timelines(result, duration, colours) + clip_cards(by_score(result), colours, media)
     footer = "<footer>Made by the highlights detector. Times are on the VOD timeline (H:MM:SS).</footer>"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -287,8 +203,22 @@ def render_html_report(result: DetectionResult) -> str:
     )
 
 
-def write_html_report(result: DetectionResult, path: str | os.PathLike[str]) -> Path:
-    """Write the report to ``path`` (atomically) and return the path."""
-    html = render_html_report(result)
+def clip_media(files: Mapping[int, Mapping[str, str | os.PathLike[str]]], report: str | os.PathLike[str]) -> dict[int, ClipMedia]:
+    """Rank → {layout or ``thumb`` → file} (as ``render_job`` returns them) as URLs relative to ``report``."""
+    folder = Path(report).resolve().parent
+
+    def url(path: str | os.PathLike[str]) -> str:
+        return quote(Path(os.path.relpath(Path(path).resolve(), folder)).as_posix())
+
+    return {int(rank): ClipMedia(videos=tuple((layout, url(p)) for layout, p in by_layout.items() if layout != "thumb"),
+                                 thumb=url(by_layout["thumb"]) if "thumb" in by_layout else None)
+            for rank, by_layout in files.items()}
+
+
+def write_html_report(result: DetectionResult, path: str | os.PathLike[str],
+                      clips: Mapping[int, Mapping[str, str | os.PathLike[str]]] | None = None) -> Path:
+    """Write the report to ``path`` (atomically) and return the path; ``clips`` (rank → {layout or
+    ``thumb`` → file}) are shown in it, linked relative to ``path``."""
+    html = render_html_report(result, clip_media(clips, path) if clips else None)
     log.debug("HTML report: %d clips, %d chars", len(result.candidates), len(html))
     return write_text_atomic(path, html)

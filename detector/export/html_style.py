@@ -1,7 +1,7 @@
 """Output stage, HTML report: the report's inline stylesheet and signal colours.
 
-Consumed by ``html_report``; a light, print-friendly page in system fonts, with no web fonts,
-images or other external resources.
+Consumed by ``html_report``; a light, print-friendly page in system fonts, with no web fonts
+or other external resources (rendered clips, when shown, are files beside the report).
 """
 
 from __future__ import annotations
@@ -91,6 +91,12 @@ svg.chart .ylab.thr { fill: #b45309; paint-order: stroke; stroke: #fff; stroke-w
   border: 1px solid #f0f1f3; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   max-height: 220px; overflow: auto; }
 .chat li { overflow-wrap: anywhere; }
+.media { display: flex; flex-wrap: wrap; align-items: flex-end; gap: 12px; margin: 10px 0 4px; }
+.media figure { margin: 0; }
+.media video { display: block; background: #111827; border-radius: 8px; }
+.media .wide video { width: 480px; max-width: 100%; aspect-ratio: 16 / 9; }
+.media .tall video { height: 270px; aspect-ratio: 9 / 16; }
+.media figcaption { font-size: 12px; color: #6b7280; }
 .empty { text-align: center; padding: 28px; color: #6b7280; }
 footer { margin-top: 32px; font-size: 12px; color: #9ca3af; }
 """

@@ -44,9 +44,10 @@ def _detector() -> Any:
     return cascade
 
 
-def detect_faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Face boxes ``(x, y, w, h)`` in one grey frame's pixels, largest first."""
+def detect_faces(gray: np.ndarray, scale_step: float = 1.1) -> list[tuple[int, int, int, int]]:
+    """Face boxes ``(x, y, w, h)`` in one grey frame's pixels, largest first. ``scale_step``: how much
+    larger each face size tried is than the last (1.1 finds more; 1.2 tries half as many sizes)."""
     min_side = max(20, int(gray.shape[1] * MIN_FACE_SHARE))
-    found = _detector().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    found = _detector().detectMultiScale(gray, scaleFactor=scale_step, minNeighbors=5, minSize=(min_side, min_side))
     boxes = [(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in (found if len(found) else [])]
     return sorted(boxes, key=lambda b: -b[2] * b[3])

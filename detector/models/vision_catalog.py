@@ -186,7 +186,7 @@ class VisionModels:
         """Why the vision signal cannot run here (package or image-text model missing), or None."""
         missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
         if missing:
-            return f"{' and '.join(missing)} not installed (pip install torch transformers)"
+            return f"{' and '.join(missing)} not installed (the vision extra; README, Install)"
         if not self.clip:
             return "no image-text model chosen"
         problem = model_problem(self.path(self.clip))

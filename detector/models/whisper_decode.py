@@ -2,8 +2,8 @@
 
 Consumed by the faster-whisper path of ``detector.signals.transcript`` (as ``transcribe()``
 arguments and ``vad_parameters``) and by ``detector.models.transcribe_hf`` (its own windowing and
-retries); the defaults are tuned so that silence and noise cost little: VAD first, one temperature
-retry, at most 224 new tokens per 30 s window (the reference implementation's limit), and looping
+retries); the defaults are tuned so that silence and noise cost little and the result is the same on
+every run: VAD first, greedy decoding at temperature 0 with no sampling retry, at most 224 new tokens per 30 s window (the reference implementation's limit), and looping
 (high compression ratio) or silent windows dropped.
 """
 
@@ -18,10 +18,12 @@ from typing import Any
 class DecodeOptions:
     """Whisper decoding and VAD settings shared by both backends (defaults tuned for speed on noise)."""
 
-    temperatures: tuple[float, ...] = (0.0, 0.5)
+    temperatures: tuple[float, ...] = (0.0,)
     """Temperatures tried in turn when a window's output loops or is unlikely. Whisper's own list has
     six, and noise that the VAD lets through loops at every one of them: each retry costs a full
-    decode, so one retry is kept for real speech and a window that still loops is dropped."""
+    decode (measured on babble: the retry at 0.5 made the transcript 1.5x dearer), and a retry above 0
+    *samples*, so the same noise gave 0 words on one run and 2 on the next. So none: greedy decoding is
+    deterministic, and a window that loops at 0 is dropped (``hallucinated``)."""
     compression_ratio_threshold: float = 2.4
     """A window whose text compresses better than this is a loop: retried, and dropped if every try loops."""
     log_prob_threshold: float = -1.0

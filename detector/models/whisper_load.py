@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -28,6 +29,8 @@ from detector.models.whisper_plan import (
 
 log = logging.getLogger(__name__)
 
+MAX_CPU_THREADS = 8
+"""Whisper's CPU threads never exceed this (more stop paying off for the small models run on CPUs)."""
 _lock = threading.Lock()
 _whisper_cache: dict[tuple[str, str, str], Any] = {}
 _hf_cache: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -52,9 +55,21 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text or "cuda_error_out_of_memory" in text
 
 
-def load_whisper(model_dir: Path | None = None, device: str = "auto", cpu_threads: int = 0,
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask), at most ``MAX_CPU_THREADS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_CPU_THREADS))
+
+
+def load_whisper(model_dir: Path | None = None, device: str = "auto", cpu_threads: int | None = None,
                  compute_type: str | None = None) -> Any:
-    """A ``faster_whisper.WhisperModel`` from a local directory, loaded once per process."""
+    """A ``faster_whisper.WhisperModel`` from a local directory, loaded once per process.
+
+    ``cpu_threads`` None: one per usable core (:func:`cpu_cores`). CTranslate2's own default is 4
+    threads whatever the machine: on two cores that is twice as many threads as cores."""
     path = model_dir or default_whisper_dir()
     reason = faster_whisper_missing() or whisper_dir_problem(path)
     if reason:
@@ -71,9 +86,10 @@ def load_whisper(model_dir: Path | None = None, device: str = "auto", cpu_thread
             from faster_whisper import WhisperModel
 
             log.info("loading Whisper model %s on %s (%s)", path, ct_device, compute)
+            threads = cpu_cores() if cpu_threads is None else cpu_threads
             try:
                 model = WhisperModel(str(path), device=ct_device, compute_type=compute,
-                                     cpu_threads=cpu_threads, local_files_only=True)
+                                     cpu_threads=threads, local_files_only=True)
             except (RuntimeError, ValueError, OSError) as exc:
                 if is_out_of_memory(exc):
                     raise ModelMemoryError(f"Whisper {path.name} does not fit in GPU memory: {exc}.") from None

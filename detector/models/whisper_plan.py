@@ -41,7 +41,7 @@ def faster_whisper_missing() -> str | None:
 def transformers_missing() -> str | None:
     """None when torch and transformers can be imported; otherwise why not."""
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-    return f"{' and '.join(missing)} not installed (pip install torch transformers)" if missing else None
+    return f"{' and '.join(missing)} not installed (the vision extra; README, Install)" if missing else None
 
 
 def bundled_whisper_dir() -> Path | None:

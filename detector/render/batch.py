@@ -185,6 +185,7 @@ def _manifest(outputs: Sequence[ClipOutput], reel: RenderedClip | None, sheet: P
             "file": o.rendered.path.name, "thumbnail": o.thumbnail.name if o.thumbnail else None,
             "layout": o.plan.layout, "width": o.plan.width, "height": o.plan.height, "mode": o.rendered.mode,
             "size_bytes": o.rendered.size_bytes, "scale": o.rendered.scale, "plan_key": o.rendered.plan_key,
+            "caption_words": len(o.plan.captions),
         } for o in outputs],
         "reel": reel.path.name if reel else None,
         "contact_sheet": sheet.name if sheet else None,

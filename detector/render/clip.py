@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from detector.render.keyframes import on_keyframe
 from detector.render.plan import ClipPlan
 from detector.render.runner import discard, run_to_file, temp_path_for
 from detector.render.smartcut import smart_cut
+from detector.scratch import scratch_dir
 from detector.sources.media import probe
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _encode(plan: ClipPlan, info: MediaInfo, scratch: Path, out: Path, key: str,
             abort: AbortCheck | None, timeout_s: float) -> RenderedClip:
     limit = plan.size_limit_bytes
     size = 0
-    with tempfile.TemporaryDirectory(prefix="highlights-render-") as tmp:
+    with scratch_dir("render") as tmp:
         for attempt, (scale, margin) in enumerate(attempts, start=1):
             ass_file = None
             if plan.captions:

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 
+from detector import children
 from detector.errors import MediaError
 from detector.ffmpeg import ffmpeg_path, run_ffmpeg, stderr_tail
 from detector.render.errors import RenderError
@@ -65,7 +66,7 @@ def encoder_works(encoder: str) -> bool:
             "-f", "lavfi", "-i", "color=c=gray:s=256x144:r=30:d=0.1", *vf, "-frames:v", "1",
             "-c:v", encoder, "-f", "null", "-"]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=30.0, check=False)
+        proc = children.run(argv, capture_output=True, timeout=30.0)
     except subprocess.TimeoutExpired:
         log.info("test encode with %s hung; not using it", encoder)
         return False

@@ -11,10 +11,13 @@ layout (plus ``thumb``) and the reel, for the worker to store. Spec (all optiona
 Captions are burned in from the transcript's words (the worker turns the transcript on when a job
 asks for captions); without words, asking for captions adds a warning instead of failing the job.
 The first layout also gets thumbnails; the reel, when asked for, is made from the first layout.
+Progress is reported for the whole job's rendering — ``(stage, units done, units)``, one unit per clip
+and layout plus one for the reel — so it rises clip after clip instead of restarting at each clip.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from detector.render.planner import RenderOptions
 
 MIB = 1024 * 1024
 MAX_TOP = 50
+_CLIP_STAGE = re.compile(r"clip (\d+)/(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,9 @@ def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job
     for i, layout in enumerate(spec.layouts):
         options = RenderOptions(layout=layout, size_limit_bytes=int(spec.size_mib * MIB))
         batch = BatchOptions(thumbnails=i == 0, exports=False, reel=spec.reel and i == 0)
+        overall = _overall(progress, layout, i, len(chosen), len(spec.layouts), spec.reel) if progress else None
         result = render_candidates(chosen, media, job_dir / layout_folder(layout), options, batch=batch,
-                                   words=captions, labels=labels, cache=cache, progress=progress, abort=abort)
+                                   words=captions, labels=labels, cache=cache, progress=overall, abort=abort)
         for out in result.clips:
             files[out.candidate.rank][layout] = out.rendered.path
             if out.thumbnail is not None:
@@ -98,3 +103,24 @@ def render_job(candidates: Sequence[Candidate], media: Path | SectionSource, job
             reel = result.reel.path
         warnings.extend(result.warnings)
     return JobRenders(files, reel, tuple(dict.fromkeys(warnings)))
+
+
+def _overall(progress: ProgressCallback, layout: str, index: int, clips: int, layouts: int,
+             reel: bool) -> ProgressCallback:
+    """Turns one layout's per-clip reports ("clip 2/5", seconds of that clip) into the job's units, in the
+    order they happen: the first layout's clips, its reel, then each further layout's clips."""
+    units = float(clips * layouts + (1 if reel else 0)) or 1.0
+    start = index * clips + (1 if reel and index > 0 else 0)
+
+    def report(stage: str, done: float, total: float | None) -> None:
+        share = min(max(done / total, 0.0), 1.0) if total else 0.0
+        clip = _CLIP_STAGE.fullmatch(stage)
+        if clip is not None:
+            position = start + int(clip.group(1)) - 1 + share
+        elif stage == "reel":
+            position = clips + share
+        else:
+            position = float(start)
+        progress(f"{layout} {stage}", min(position, units), units)
+
+    return report

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from detector.render.errors import RenderError
 from detector.render.frames import even
 from detector.render.plan import RENDER_VERSION, SourceRef
 from detector.render.runner import discard, run_to_file, temp_path_for
+from detector.scratch import scratch_dir
 from detector.sources.media import probe
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def render_reel(items: Sequence[ReelItem], out: str | os.PathLike[str], opts: Re
     scratch = temp_path_for(out)
     size, total, attempt, scale = 0, 0.0, 0, 1.0
     try:
-        with tempfile.TemporaryDirectory(prefix="highlights-reel-") as tmp:
+        with scratch_dir("reel") as tmp:
             for attempt, (scale, margin) in enumerate(attempts, start=1):
                 sized = opts if scale >= 1.0 else replace(opts, width=even(opts.width * scale),
                                                           height=even(opts.height * scale))

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from detector import children
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.records import AbortCheck, ProgressCallback
@@ -93,7 +94,7 @@ def run_to_file(args: Sequence[str], out: str | os.PathLike[str], *, total_s: fl
             "-progress", "pipe:1", *args, "-y", str(tmp)]
     log.debug("ffmpeg: %s", " ".join(argv))
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        proc = children.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         reader = _ProgressReader(proc.stdout)
         reader.start()
         try:

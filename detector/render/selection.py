@@ -65,6 +65,9 @@ def parse_time(text: str) -> float:
         raise RenderError(f"{text!r} is not a time.", hint="Write seconds (75.5) or H:MM:SS (1:02:03).") from None
     if len(values) > 3 or any(v < 0 or not math.isfinite(v) for v in values):
         raise RenderError(f"{text!r} is not a time.", hint="Write seconds (75.5) or H:MM:SS (1:02:03).")
+    if any(v >= 60 for v in values[1:]):  # minutes and seconds after a larger unit stay below 60
+        raise RenderError(f"{text!r} is not a time: minutes and seconds must be below 60.",
+                          hint="Write H:MM:SS, e.g. 1:02:03 (or plain seconds, 3723).")
     seconds = 0.0
     for v in values:
         seconds = seconds * 60 + v

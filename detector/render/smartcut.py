@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from detector.render.errors import SmartCutFailed
 from detector.render.plan import ClipPlan
 from detector.render.runner import run_to_file
 from detector.render.smartcut_geometry import CutGeometry, smart_cut_geometry
+from detector.scratch import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def smart_cut(plan: ClipPlan, info: MediaInfo, scratch: Path, loudness: Loudness
         log.info("no smart cut for %.2f–%.2f s: %s", plan.start_s, plan.end_s, why)
         return None
     src, p = plan.source.path, geo.params
-    with tempfile.TemporaryDirectory(prefix="highlights-smartcut-") as tmp:
+    with scratch_dir("smartcut") as tmp:
         middle = Path(tmp) / "middle.mp4"
         run_to_file([*seek_arg(geo.k_in, p), "-i", src, "-map", "0:v:0", "-an", "-sn", "-dn", "-c:v", "copy",
                      "-frames:v", str(geo.middle_frames), "-video_track_timescale", str(p.tb)],

@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from detector import children
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.params import Settings
@@ -159,7 +160,7 @@ def _scan(media: MediaInfo, start_s: float, end_s: float | None, fps: float | No
             "-fps_mode", "passthrough", "-f", "null", "-"]
     total = (end_s if end_s is not None else media.duration_s) - start_s
     deadline = time.monotonic() + 300.0 + max(total, 0.0)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = children.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stderr, lines), daemon=True).start()
     times: list[float] = []

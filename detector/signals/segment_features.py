@@ -21,9 +21,10 @@ carry a keyframe every 2 s, so a 4 h VOD is ~7 200 small decodes):
 From the audio (16 kHz mono, streamed by ``detector.sources.audio_stream``):
 
 - ``speech`` — share of 32 ms windows that faster-whisper's bundled Silero VAD calls speech
-  (probability ≥ ``SPEECH_PROB``), 0–1. Measured on this 2-core machine: 8–14 s per hour of audio
-  (one thread). Without faster-whisper/onnxruntime a voice-band energy ratio stands in
-  (``meta["speech_method"]`` says which).
+  (probability ≥ ``SPEECH_PROB``), 0–1, on one window in ``VAD_EVERY`` (``segment_sound``). Measured
+  on this 2-core machine: ~2 s per hour of audio (one thread; 8–14 s when every window was scored).
+  Without faster-whisper/onnxruntime a voice-band energy ratio stands in (``meta["speech_method"]``
+  says which).
 - ``loudness_db`` — RMS level in dBFS (−90 floor).
 
 Step ``i`` covers ``[i * step_s, (i + 1) * step_s)``: a picture feature is the mean over the

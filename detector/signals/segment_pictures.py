@@ -28,8 +28,13 @@ EDGE_LEVEL = 24
 CUT_HIST = 0.4
 """Share of the grey histogram that must move between two keyframes for the change to be a cut."""
 CUT_WINDOW_S = 10.0
-FACE_EVERY_S = 4.0
-"""Faces are looked for on at most one keyframe per this many seconds (the detector is the dearest part)."""
+FACE_EVERY_S = 8.0
+"""Faces are looked for on at most one keyframe per this many seconds (the detector is the dearest part
+of the picture pass; a label holds at least ``segment_min_s``, 20 s, so two or three looks per label
+and the looks on both sides of every scene switch are enough)."""
+FACE_SCALE_STEP = 1.2
+"""Face sizes tried grow by this factor (OpenCV's ``scaleFactor``): the segmenter only asks whether a
+face fills ~1–5 % of the frame, not where exactly it is, so half as many sizes as the render's tracker."""
 
 
 def _picture_measures(gray: np.ndarray, prev: np.ndarray | None) -> tuple[float, float, float]:
@@ -63,7 +68,7 @@ def video_features(media: MediaInfo, step_s: float, duration_s: float, *, abort:
     last_face = -np.inf
 
     def face_share(image: np.ndarray) -> float:
-        boxes = detect_faces(image)
+        boxes = detect_faces(image, FACE_SCALE_STEP)
         return boxes[0][2] * boxes[0][3] / image.size if boxes else 0.0
 
     for k, frame in enumerate(keyframes(media, width=FRAME_WIDTH, gray=True, abort=abort)):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from detector.params import Settings
 from detector.records import AbortCheck, MediaInfo, ProgressCallback, SignalTrack
-from detector.signals.segment_features import SegmentFeatures, compute_segment_features
+from detector.signals.segment_features import SegmentFeatures, compute_segment_features, with_vision
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ MODELS: dict[str, dict[str, dict[str, float]]] = {
 """Per input set, label → feature → coefficient on the ramped feature (``bias``: the constant).
 ``loud_not_speech`` is loudness × (1 − speech): sound that is neither quiet nor a voice."""
 VISION_WEIGHT = 3.0
+VISION_BELOW = 0.6
+"""The vision model looks only where the cheap features leave a step's best label less likely than
+this (softmax probability): elsewhere its ``VISION_WEIGHT`` could not change the label anyway, so its
+cost follows the doubtful stretches, not the VOD's length (on the bench VOD about 5 % of the steps)."""
 SWITCH_PENALTY = 4.0
 """Log-probability a label change costs (on top of the minimum duration)."""
 
@@ -131,7 +135,8 @@ class Segments:
         return {"spans": [[round(s.start_s, 3), round(s.end_s, 3), s.label, round(s.confidence, 3)]
                           for s in self.spans],
                 "seconds": self.seconds_by_label(), "reasons": list(self.reasons),
-                "model": self.meta.get("model"), "vision_labels": self.meta.get("vision_labels", [])}
+                "model": self.meta.get("model"), "vision_labels": self.meta.get("vision_labels", []),
+                "vision_frames": self.meta.get("vision_frames", 0)}
 
 
 # --- scores ------------------------------------------------------------------------------------
@@ -257,10 +262,40 @@ def label_segments(features: SegmentFeatures, settings: Settings | Mapping[str, 
     return Segments(spans, step, features.duration_s, reasons, meta)
 
 
+def uncertain_times(features: SegmentFeatures, every_s: float) -> np.ndarray:
+    """Where the vision model should look: in each ``every_s`` cell of the VOD that holds a step whose
+    best label the cheap features give less than ``VISION_BELOW``, the least certain such step's centre."""
+    scores, _model = class_scores(features)
+    best = np.exp(_log_softmax(scores)).max(axis=1)
+    doubtful = np.flatnonzero(best < VISION_BELOW)
+    if len(doubtful) == 0:
+        return np.zeros(0)
+    centres = features.centres()
+    cells = (centres[doubtful] // max(float(every_s), features.step_s)).astype(np.int64)
+    picked = [doubtful[cells == c][np.argmin(best[doubtful[cells == c]])] for c in np.unique(cells)]
+    return centres[np.asarray(picked, dtype=np.int64)]
+
+
+VisionAt = Callable[[np.ndarray], Mapping[str, tuple[Sequence[float], Sequence[float]]] | None]
+"""Label probabilities of frames at the given times (label → (times, probs)), or None without a model."""
+
+
 def segment_vod(media: MediaInfo, settings: Settings | Mapping[str, float], *,
                 vision: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
-                abort: AbortCheck | None = None, progress: ProgressCallback | None = None) -> Segments:
-    """The entry point: features of the whole VOD, then labels. ``vision``: label → (times, probs)."""
+                vision_at: VisionAt | None = None, abort: AbortCheck | None = None,
+                progress: ProgressCallback | None = None) -> Segments:
+    """The entry point: features of the whole VOD, then labels. ``vision``: label → (times, probs)
+    already measured; ``vision_at``: asked for frames only where the cheap features are in doubt
+    (:func:`uncertain_times`, one per ``vision_sparse_every_s``) before labelling."""
     features = compute_segment_features(media, float(settings["segment_step_s"]), vision=vision, labels=LABELS,
                                         abort=abort, progress=progress)
-    return label_segments(features, settings)
+    looked = 0
+    if vision_at is not None:
+        times = uncertain_times(features, float(settings["vision_sparse_every_s"]))
+        found = vision_at(times) if len(times) else None
+        if found:
+            features = with_vision(features, found, LABELS)
+            looked = len(times)
+    segments = label_segments(features, settings)
+    segments.meta["vision_frames"] = looked
+    return segments

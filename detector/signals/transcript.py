@@ -52,6 +52,11 @@ SAID_CAP = 6.0
 QUOTE_WORDS = 24
 """Longest quote, in words."""
 DECODE_TIMEOUT_S = 300.0
+PACK_S = 600.0
+"""Longest stretch of packed span audio (seconds) handed to Whisper at once: memory stays at ~40 MB."""
+PACK_GAP_S = 3.0
+"""Silence after each packed span: more than the VAD's ``vad_min_silence_ms`` plus twice its
+``vad_speech_pad_ms``, so a speech run ends inside it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +159,13 @@ def decode_span(path: str, start_s: float, end_s: float) -> np.ndarray:
 def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: TranscriptOptions,
                      ctx: SignalContext) -> list[SpanText]:
     """Words of each span, times on the VOD timeline, sorted and never going back in time. A GPU
-    out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries; on a
-    profile that loads one model at a time the model is released at the end."""
+    out-of-memory error steps the model down (smaller, then the CPU) with a warning and retries. On the
+    CPU, or on a profile that loads one model at a time, the model is released at the end, so the vision
+    model that loads next never shares memory with it.
+
+    Spans are packed (:func:`pack_spans`): their audio, joined by ``PACK_GAP_S`` of silence, goes to
+    Whisper in batches of up to ``PACK_S`` seconds, so its 30 s windows are filled with speech from
+    several candidates instead of padding the end of every span with silence."""
     from detector.errors import ModelMemoryError
     from detector.models.hardware import PROFILES
     from detector.models.whisper_load import load_planned, release_models
@@ -171,28 +181,71 @@ def transcribe_spans(path: str, spans: Sequence[tuple[float, float]], options: T
     total = sum(b - a for a, b in spans)
     done = 0.0
     out: list[SpanText] = []
+    try:
+        for batch in pack_spans(spans):
+            _check(ctx.abort)
+            samples = packed_audio(path, batch)
+            while True:
+                try:
+                    words, language = _backend_words(plan, engine, samples, options, ctx.abort)
+                    break
+                except ModelMemoryError as exc:
+                    release_models()
+                    smaller = plan.step_down(str(exc).rstrip("."))
+                    if smaller is None:
+                        raise
+                    plan, engine = load_planned(smaller)
+            del samples
+            name = f"{plan.backend} {plan.model} {plan.device}/{plan.compute_type}"
+            for (a, b), found in zip(batch, split_packed(words, batch)):
+                placed = place_words(found, a, b)
+                out.append(SpanText(a, b, language, tuple(placed), name))
+                done += b - a
+                log.debug("transcribed %.1f–%.1f s: %d words (%s, %s)", a, b, len(placed), language, name)
+            if ctx.progress is not None:
+                ctx.progress("transcribe", done, total)
+    finally:
+        if plan.device == "cpu" or PROFILES[plan.profile].one_model_at_a_time:
+            release_models()
+    return out
+
+
+def pack_spans(spans: Sequence[tuple[float, float]], limit_s: float = PACK_S) -> list[list[tuple[float, float]]]:
+    """Spans in batches whose audio (with a ``PACK_GAP_S`` gap after each span) stays under ``limit_s``
+    (a longer span is a batch of its own), in order."""
+    batches: list[list[tuple[float, float]]] = []
+    used = 0.0
     for a, b in spans:
-        _check(ctx.abort)
+        need = (b - a) + PACK_GAP_S
+        if batches and used + need <= limit_s:
+            batches[-1].append((a, b))
+            used += need
+        else:
+            batches.append([(a, b)])
+            used = need
+    return batches
+
+
+def packed_audio(path: str, batch: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The batch's spans decoded and joined, each followed by ``PACK_GAP_S`` of silence (long enough for
+    the VAD to end a speech run there, so no 30 s window starts or ends inside a join's noise)."""
+    gap = np.zeros(int(round(PACK_GAP_S * RATE)), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    for a, b in batch:
         samples = decode_span(path, a, b)
-        while True:
-            try:
-                words, language = _backend_words(plan, engine, samples, options, ctx.abort)
-                break
-            except ModelMemoryError as exc:
-                release_models()
-                smaller = plan.step_down(str(exc).rstrip("."))
-                if smaller is None:
-                    raise
-                plan, engine = load_planned(smaller)
-        placed = place_words(words, a, b)
-        name = f"{plan.backend} {plan.model} {plan.device}/{plan.compute_type}"
-        out.append(SpanText(a, b, language, tuple(placed), name))
-        done += b - a
-        if ctx.progress is not None:
-            ctx.progress("transcribe", done, total)
-        log.debug("transcribed %.1f–%.1f s: %d words (%s, %s)", a, b, len(placed), language, name)
-    if PROFILES[plan.profile].one_model_at_a_time:  # a small card: make room for the next model
-        release_models()
+        want = int(round((b - a) * RATE))
+        parts += [samples[:want], np.zeros(max(want - len(samples), 0), dtype=np.float32), gap]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def split_packed(words: Sequence[Word], batch: Sequence[tuple[float, float]]) -> list[list[Word]]:
+    """Words timed on the packed audio, handed back to their spans with times from each span's start
+    (a word starting in a gap belongs to the span before it)."""
+    starts = np.cumsum([0.0] + [(b - a) + PACK_GAP_S for a, b in batch[:-1]])
+    out: list[list[Word]] = [[] for _ in batch]
+    for w in words:
+        i = max(int(np.searchsorted(starts, w.start_s, side="right")) - 1, 0)
+        out[i].append(Word(w.start_s - starts[i], w.end_s - starts[i], w.text))
     return out
 
 

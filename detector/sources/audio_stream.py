@@ -20,10 +20,11 @@ from typing import IO
 
 import numpy as np
 
+from detector import children
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path
 from detector.records import AbortCheck, ProgressCallback
-from detector.sources.media import check_media_path, explain_unreadable
+from detector.sources.media import check_media_path, explain_unreadable, max_media_s, too_long
 
 log = logging.getLogger(__name__)
 
@@ -127,23 +128,27 @@ def iter_audio_chunks(
     abort: AbortCheck | None = None,
     progress: ProgressCallback | None = None,
     total_s: float | None = None,
+    max_s: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield ``path``'s first audio stream as mono float32 at ``rate`` Hz, ``chunk_s`` s per chunk.
 
     Every chunk is a new array of exactly ``round(chunk_s * rate)`` samples except the last, which
     holds what remains. ``progress("decode audio", seconds_done, total_s)`` is called after each
     chunk; ``abort`` is checked before each chunk and stops ffmpeg and raises ``Cancelled``. A file
-    without audio, a missing or unreadable file raise ``MediaError``.
+    without audio, a missing or unreadable file raise ``MediaError``; one that decodes to more than
+    ``max_s`` seconds (default: the cap on VOD length, ``media.max_media_s``) raises ``MediaTooLong``
+    as soon as it passes it, whatever its header said.
     """
     if rate <= 0 or chunk_s <= 0:
         raise ValueError(f"rate ({rate}) and chunk_s ({chunk_s}) must be positive")
     path = Path(path)
     check_media_path(path)
     chunk_samples = max(1, round(chunk_s * rate))
+    cap_s = max_media_s() if max_s is None else float(max_s)
     argv = decode_argv(path, rate)
     log.debug("decoding audio: %s", argv)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = children.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, bufsize=0)
     except OSError as exc:
         raise MediaError(f"Could not start ffmpeg to decode {path}: {exc}") from None
@@ -161,6 +166,8 @@ def iter_audio_chunks(
             if got == 0:
                 break
             samples_done += got
+            if samples_done > cap_s * rate:
+                raise too_long(f"The audio of {path}", samples_done / rate, cap_s)
             if progress is not None:
                 progress(STAGE, samples_done / rate, total_s)
             chunk = raw[:got].astype(np.float32)

@@ -29,6 +29,7 @@ from typing import IO
 
 import numpy as np
 
+from detector import children
 from detector.errors import Cancelled, MediaError
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.records import AbortCheck, MediaInfo
@@ -132,7 +133,7 @@ def _stream(args: list[str], media: MediaInfo, w: int, h: int, gray: bool, abort
     argv = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info" if timed else "error",
             *args, "-f", "rawvideo", "-pix_fmt", pix, "-"]
     frame_bytes = w * h * depth
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = children.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     times: queue.Queue[float] = queue.Queue()
     tail: list[bytes] = []
     reader = threading.Thread(target=_read_stderr, args=(proc.stderr, times, tail), daemon=True)

@@ -5,23 +5,34 @@ Consumes a path to any file ffmpeg can read; produces a :class:`~detector.record
 output (ffmpeg then exits 1 with "At least one output file must be specified", which is expected)
 and reads the input description ffmpeg prints on stderr. When the container states no duration
 (``Duration: N/A``, e.g. a Matroska file written to a pipe), one fast stream-copy pass to the null
-muxer measures it from the last ``time=`` ffmpeg reports.
+muxer measures it from the last ``time=`` ffmpeg reports. A header can lie: a duration past the cap
+on VOD length (``max_media_s``, 24 h unless ``$HIGHLIGHTS_MAX_MEDIA_HOURS`` says otherwise) is measured
+the same way, and a file that really holds more is refused (``MediaTooLong``), so no later stage sizes
+a buffer from more than the cap. The path must be a regular file (``detector.sources.input_files``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
-from detector.errors import MediaError
+from detector import children
+from detector.errors import ConfigError, MediaError, MediaTooLong, NotAMediaFile
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.records import MediaInfo
+from detector.sources.input_files import describe, file_problem
 
 log = logging.getLogger(__name__)
 
+ENV_MAX_HOURS = "HIGHLIGHTS_MAX_MEDIA_HOURS"
+DEFAULT_MAX_HOURS = 24.0
+"""The longest VOD (hours) the detector accepts; every buffer is sized from at most this long a timeline."""
 PROBE_TIMEOUT_S = 60.0
 """Reading a container header never takes long; a hung probe is an error."""
 MEASURE_TIMEOUT_S = 900.0
@@ -51,18 +62,45 @@ _CORRUPT_MARKERS = (
 
 
 def check_media_path(path: Path) -> None:
-    """Raise MediaError when ``path`` does not exist or is a directory."""
-    if not path.exists():
-        raise MediaError(f"Media file {path} does not exist.",
-                         hint="Check the path, or download the VOD first.")
-    if path.is_dir():
-        raise MediaError(f"{path} is a directory, not a media file.",
+    """Raise MediaError unless ``path`` is a regular file: missing, a directory, a FIFO, a device, a socket,
+    a symlink loop or a broken link each get their own message (``detector.sources.input_files``)."""
+    problem = file_problem(path)
+    if problem is None:
+        return
+    shown = describe(path)
+    if problem.code == "missing":
+        raise MediaError(f"Media file {shown} does not exist.", hint="Check the path, or download the VOD first.")
+    if problem.code == "directory":
+        raise MediaError(f"{shown} is a directory, not a media file.",
                          hint="Pass the path of the video or audio file itself.")
+    raise NotAMediaFile(f"Media file {shown} {problem.text}.", hint=problem.hint)
+
+
+def max_media_s(env: Mapping[str, str] | None = None) -> float:
+    """The cap on a VOD's length in seconds: ``$HIGHLIGHTS_MAX_MEDIA_HOURS`` (default 24 h)."""
+    raw = ((os.environ if env is None else env).get(ENV_MAX_HOURS) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_HOURS * 3600.0
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = math.nan
+    if not math.isfinite(hours) or hours <= 0:
+        raise ConfigError(f"{ENV_MAX_HOURS}={raw!r} is not a positive number of hours.",
+                          hint=f"Unset it for the default of {DEFAULT_MAX_HOURS:g} h, or give e.g. 48.")
+    return hours * 3600.0
+
+
+def too_long(what: str, seconds: float, cap_s: float) -> MediaTooLong:
+    """The error for ``what`` (a file, a chat log) holding ``seconds`` of timeline, past ``cap_s``."""
+    return MediaTooLong(f"{what} is {seconds / 3600.0:,.1f} h long, more than the {cap_s / 3600.0:g} h this "
+                        "installation accepts.",
+                        hint=f"Cut it into parts, or raise {ENV_MAX_HOURS} if the machine has the memory for it.")
 
 
 def _run(argv: list[str], timeout_s: float, path: Path) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+        return children.run(argv, capture_output=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise MediaError(f"Reading {path} with ffmpeg took longer than {timeout_s:.0f} s and was stopped.",
                          hint="The file may be on a stalled network drive or damaged; copy it locally.") \
@@ -165,9 +203,17 @@ def probe(path: str | Path) -> MediaInfo:
     if not info.has_audio and not info.has_video:
         raise MediaError(f"{path} has neither an audio nor a video stream.",
                          hint="Pass the VOD's video or audio file.")
-    if info.duration_s <= 0.0:
-        log.info("%s states no duration; measuring it with a stream-copy pass", path)
+    cap = max_media_s()
+    if info.duration_s <= 0.0 or info.duration_s > cap:
+        # A header can lie (a patched Matroska Duration claimed 1e12 s): past the cap, believe only the packets.
+        if info.duration_s > 0.0:
+            log.warning("%s: its header claims %.0f s, more than the %g h cap; measuring what it really holds",
+                        path, info.duration_s, cap / 3600.0)
+        else:
+            log.info("%s states no duration; measuring it with a stream-copy pass", path)
         measured = measure_duration(path)
+        if measured > cap:
+            raise too_long(f"Media file {describe(path)}", measured, cap)
         info = dataclasses.replace(info, duration_s=measured)
     log.debug("probed %s: %s", path, info)
     return info

@@ -42,6 +42,8 @@ TASK_NAME = "highlights.run_job"
 """The procrastinate task of every job; its one argument is our ``job_id``."""
 GPU_QUEUE = "gpu"
 CONTROL_QUEUE = "control"
+LISTEN_CONNECT_TIMEOUT_S = 10
+"""An idle worker's LISTEN connection gives up on an unreachable server after this long (s)."""
 
 
 @contextmanager
@@ -69,7 +71,8 @@ async def wait_for_announcement(dsn: str, kinds: Iterable[JobKind], timeout_s: f
     timeout = max(float(timeout_s), 0.0)
     woken = False
     try:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True,
+                                                         connect_timeout=LISTEN_CONNECT_TIMEOUT_S) as conn:
             for channel in channels_for(kinds):
                 await conn.execute(f'LISTEN "{channel}"')  # names from procrastinate, not from input
             # Let the generator end by itself: leaving it early keeps the connection locked.

@@ -52,6 +52,15 @@ def backoff_s(kind: JobKind, attempt: int, table: Mapping[JobKind, KindTimeouts]
     return float(min(t.backoff_base_s * 2 ** max(attempt - 1, 0), t.backoff_max_s))
 
 
+def with_lease(lease_s: float, heartbeats_per_lease: float = 4.0) -> dict[JobKind, KindTimeouts]:
+    """``TIMEOUTS`` with every kind's lease set to ``lease_s`` and heartbeats shortened to match
+    (``highlights worker --lease``: tests and benches that kill workers and wait for recovery)."""
+    from dataclasses import replace
+
+    return {kind: replace(t, lease_s=lease_s, heartbeat_s=min(t.heartbeat_s, lease_s / heartbeats_per_lease))
+            for kind, t in TIMEOUTS.items()}
+
+
 def with_overrides(overrides: Mapping[JobKind, KindTimeouts] | None) -> dict[JobKind, KindTimeouts]:
     """``TIMEOUTS`` with some kinds replaced (tests use short leases; a deployment may lengthen them)."""
     table = dict(TIMEOUTS)

@@ -11,7 +11,8 @@ PostgreSQL alike):
 - ``save_candidates`` stores a job's candidates by rank; saving again (a retried job) replaces the
   times and scores of the same ranks, keeps their files, messages and votes, and drops higher ranks
   that were never posted.
-- Votes: one per user per clip; voting again replaces the value. Clips carry their vote counts.
+- Votes: one per user per clip; voting again replaces the value. Clips carry their vote counts. A vote
+  counts only in the guild whose job made the clip (``ForeignVote`` otherwise).
 - Tuning: versions 1, 2, 3… per guild × streamer, the highest is current; a rollback appends a new
   version carrying the old parameters, so the history is never rewritten.
 - Adaptation (a community's adapted chat ranker): versioned the same way; a reset appends an empty model.
@@ -106,8 +107,12 @@ class Repository(Protocol):
                                thread_id: str | None = None) -> Clip: ...
 
     # -- votes ----------------------------------------------------------------------------------------
-    async def vote(self, clip_id: int, user_id: str, value: int) -> Clip:
-        """Record (or replace) the user's vote, +1 or −1; return the clip with its new counts."""
+    async def vote(self, clip_id: int, user_id: str, value: int, *, guild_id: str | None) -> Clip:
+        """Record (or replace) the user's vote, +1 or −1; return the clip with its new counts.
+
+        ``guild_id`` is the guild the vote was cast in: a clip of another guild's job (or of a job with
+        no guild, unless ``guild_id`` is None) raises ``ForeignVote`` and nothing is stored, so one
+        server's members never tune another server's detector."""
         ...
 
     async def remove_vote(self, clip_id: int, user_id: str) -> Clip: ...

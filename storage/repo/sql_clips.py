@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storage.errors import RecordNotFound
+from storage.errors import ForeignVote, RecordNotFound
 from storage.records import Clip, Tuning, Vote
 from storage.repo.port import ClipDraft
 from storage.repo.sql_base import CLIP_SELECT, SqlBase
@@ -88,11 +88,16 @@ class SqlClips(SqlBase[TxT]):
         return None if row is None else self._clip(row)
 
     # -- votes ----------------------------------------------------------------------------------------
-    async def vote(self, clip_id: int, user_id: str, value: int) -> Clip:
+    async def vote(self, clip_id: int, user_id: str, value: int, *, guild_id: str | None) -> Clip:
         if value not in (1, -1):
             raise ValueError(f"a vote is +1 or -1, not {value!r}")
         with self._missing(f"clip {clip_id}"):
             async with self._db.write() as tx:
+                owner = await tx.fetchone(self._q("SELECT j.guild_id FROM clips c JOIN jobs j ON j.id = c.job_id "
+                                                  "WHERE c.id = ?"), (clip_id,))
+                if owner is not None and owner["guild_id"] != guild_id:
+                    raise ForeignVote(f"clip {clip_id} belongs to another guild's job; a vote from guild "
+                                      f"{guild_id} is not counted there")
                 await tx.execute(self._q(
                     "INSERT INTO votes (clip_id, user_id, value, voted_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (clip_id, user_id) DO UPDATE SET value = excluded.value, voted_at = excluded.voted_at"),

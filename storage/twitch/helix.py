@@ -35,6 +35,7 @@ from twitchAPI.type import (
 )
 
 from storage.clock import utcnow
+from storage.redact import redact
 from storage.twitch.client import HelixClient, Throttled
 from storage.twitch.errors import TwitchApiError, TwitchAuthFailed, TwitchUnavailable
 from storage.twitch.records import (
@@ -58,7 +59,6 @@ MAX_CLIPS_SCANNED = 2000
 """Helix serves at most about 1,000 clips per query; a cursor that never ends stops here."""
 
 _LOGIN = re.compile(r"[a-z0-9_]{1,25}")
-_SECRET_IN_URL = re.compile(r"(client_secret=)[^&\s]+")
 
 
 def _base(url: str) -> str:
@@ -66,7 +66,7 @@ def _base(url: str) -> str:
 
 
 def _redact(text: str) -> str:
-    return _SECRET_IN_URL.sub(r"\1***", text)
+    return redact(text)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

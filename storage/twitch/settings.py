@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.redact import register_secret
 from storage.twitch.errors import TwitchCredentialsMissing
 
 ENV_CLIENT_ID = "TWITCH_CLIENT_ID"
@@ -39,6 +40,9 @@ class HelixSettings:
     """The longest rate-limit wait honoured within one call (s)."""
     timeout_s: float = 20.0
     """Total time one HTTP request may take (s)."""
+
+    def __post_init__(self) -> None:
+        register_secret(self.client_secret)  # masked in every log line and error from now on
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> HelixSettings:

@@ -25,12 +25,23 @@ from storage.artifacts import ArtifactStore
 from storage.factory import Storage, open_storage
 from storage.tuning import TuningOptions
 from storage.url import sqlite_url
-from tests.bot.discord_double import APP_ID, BOT_USER, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, DiscordDouble
+from tests.bot.discord_double import (
+    APP_ID,
+    BOT_ROLE_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    TOKEN,
+    DiscordDouble,
+)
 
 ADMIN_PERMS = discord.Permissions(manage_guild=True, send_messages=True).value
 MEMBER_PERMS = discord.Permissions(send_messages=True, view_channel=True).value
 ROLE_ID = 1300000000000000001
 OPTION_TYPES = {str: 3, int: 4, bool: 5}
+HANDLERS = ("CommandTree-invoker", "discord-ui-")
+"""Names discord.py gives the tasks that run a slash command or a component's callback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +81,15 @@ class BotHarness:
     @classmethod
     async def start(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, premium_tier: int = 0,
                     media_root: Path | None = None, storage: Storage | None = None, **overrides: Any) -> BotHarness:
-        double = DiscordDouble()
+        double = DiscordDouble(premium_tier=premium_tier, token=str(overrides.get("token") or TOKEN))
         monkeypatch.setattr(discord.http.Route, "BASE", await double.start())
         url = sqlite_url(tmp_path / "bot.db")
         owns = storage is None
         storage = storage or await open_storage(url)
         values: dict[str, Any] = {
             "artifacts": ArtifactStore.for_storage(url), "state_path": tmp_path / "bot-state.json",
-            "token": "test-token", "media_root": media_root, "card_poll_s": 0.05, "card_edit_interval_s": 0.3,
-            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2), "retune_every": 1,
+            "token": TOKEN, "media_root": media_root, "card_poll_s": 0.05, "card_edit_interval_s": 0.3,
+            "post_poll_s": 0.1, "tuning": TuningOptions(min_votes=6, min_clips=2, min_voters=3), "retune_every": 1,
         }
         values.update(overrides)
         config = BotConfig(**values)
@@ -89,15 +100,17 @@ class BotHarness:
     async def connect(self) -> None:
         """A new bot: log in (REST), then READY and GUILD_CREATE as the gateway sends them, until ready."""
         self.bot = HighlightsBot(self.storage.queue, self.storage.repo, self.config, guild_ready_timeout=0.05)
-        await self.bot.login("test-token")
+        await self.bot.login(self.config.token or TOKEN)
         self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                                 "session_id": "session", "resume_gateway_url": "wss://gateway.invalid",
                                 "application": {"id": str(APP_ID), "flags": 0}})
         self.guild_create()
-        await asyncio.wait_for(self.bot.wait_until_ready(), 5.0)
+        await asyncio.wait_for(self.bot.wait_until_ready(), 60.0)
 
     async def restart(self, **overrides: Any) -> None:
-        """Stop the bot and start a new one on the same storage, state file and Discord double."""
+        """Stop the bot once the interactions fed so far are handled, and start a new one on the same storage,
+        state file and Discord double."""
+        await self.idle()
         await self.bot.close()
         if overrides:
             self.config = BotConfig(**{**{f: getattr(self.config, f) for f in BotConfig.__dataclass_fields__},
@@ -105,6 +118,7 @@ class BotHarness:
         await self.connect()
 
     async def close(self) -> None:
+        await self.idle()
         await self.bot.close()
         await self.double.close()
         if self.owns_storage:
@@ -116,18 +130,22 @@ class BotHarness:
         self.bot._connection.parsers[event](data)
 
     def guild_create(self, premium_tier: int | None = None) -> None:
+        """GUILD_CREATE as the gateway sends it to a bot with the guilds intent: channels with their overwrites,
+        roles (the bot's managed role among them) and the bot's own member (the only member sent)."""
         if premium_tier is None:
             premium_tier = self.premium_tier
-        self.premium_tier = premium_tier
+        self.premium_tier = self.double.premium_tier = premium_tier
         channels = [c for c in self.double.channels.values() if c["type"] == 0]
+        me = {"user": BOT_USER, "roles": [str(r) for r in self.double.guild.bot_roles], "nick": None, "avatar": None,
+              "joined_at": datetime.now(UTC).isoformat(), "deaf": False, "mute": False, "flags": 0, "pending": False,
+              "premium_since": None}
         self.dispatch("GUILD_CREATE", {
             "id": str(GUILD_ID), "name": "test guild", "icon": None, "owner_id": str(ADMIN.id), "unavailable": False,
             "member_count": 3, "large": False, "premium_tier": premium_tier, "features": [], "emojis": [],
-            "stickers": [], "channels": channels, "threads": [], "members": [], "voice_states": [],
+            "stickers": [], "channels": channels, "threads": [], "members": [me], "voice_states": [],
             "presences": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
-            "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": str(MEMBER_PERMS), "position": 0,
-                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0},
-                      {"id": str(ROLE_ID), "name": "requesters", "permissions": "0", "position": 1, "color": 0,
+            "roles": [*self.double.guild.role_payloads(),
+                      {"id": str(ROLE_ID), "name": "requesters", "permissions": "0", "position": 9, "color": 0,
                        "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
             "joined_at": datetime.now(UTC).isoformat(), "verification_level": 0, "default_message_notifications": 0,
             "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "preferred_locale": "en-US",
@@ -137,15 +155,25 @@ class BotHarness:
             "public_updates_channel_id": None, "application_id": None,
         })
 
+    def set_bot_overwrite(self, channel_id: int, *, allow: int = 0, deny: int = 0) -> None:
+        """A moderator edits the bot role's permissions in a channel; the bot hears it as CHANNEL_UPDATE."""
+        channel = self.double.set_overwrite(channel_id, BOT_ROLE_ID, allow=allow, deny=deny)
+        self.dispatch("CHANNEL_UPDATE", channel)
+
+    def add_channel(self, channel: dict[str, Any]) -> None:
+        """A new text channel (CHANNEL_CREATE)."""
+        self.double.channels[int(channel["id"])] = channel
+        self.dispatch("CHANNEL_CREATE", channel)
+
     def _base(self, kind: int, user: User, channel_id: int, data: dict[str, Any], *, guild: bool = True
               ) -> dict[str, Any]:
         token = "tok-" + secrets.token_hex(8)
         payload: dict[str, Any] = {
             "id": str(self.double.snowflake()), "application_id": str(APP_ID), "type": kind, "token": token,
             "version": 1, "channel_id": str(channel_id), "data": data, "locale": "en-US",
-            "app_permissions": str(discord.Permissions.all().value), "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
-            "attachment_size_limit": discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES,
+            "app_permissions": str(self.double.bot_permissions(channel_id) if channel_id in self.double.channels else 0),
+            "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
+            "attachment_size_limit": self.double.upload_limit(),
             "channel": {**self.double.channels.get(channel_id, {}), "permissions": str(MEMBER_PERMS)},
         }
         if guild:
@@ -190,7 +218,7 @@ class BotHarness:
         return payload["token"]
 
     # -- waiting on the bot -----------------------------------------------------------------------------
-    async def answer(self, token: str, timeout: float = 10.0) -> str:
+    async def answer(self, token: str, timeout: float = 60.0) -> str:
         """The text the user finally sees for ``token`` (its original response, after any edit)."""
         def done() -> str | None:
             msg = self.double.original(token)
@@ -202,7 +230,7 @@ class BotHarness:
             return msg["content"] or None
         return str(await self.double.wait_for(done, timeout, f"the answer to {token}"))
 
-    async def ephemeral_followup(self, token: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def ephemeral_followup(self, token: str, timeout: float = 60.0) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             for r in self.double.requests:
                 if r.method == "POST" and r.path.endswith(f"/{token}") and r.body and r.body.get("flags") == 64:
@@ -210,8 +238,12 @@ class BotHarness:
             return None
         return await self.double.wait_for(found, timeout, f"an ephemeral follow-up of {token}")
 
-    async def settle(self, seconds: float = 0.2) -> None:
-        await asyncio.sleep(seconds)
+    async def idle(self, timeout: float = 60.0) -> None:
+        """Wait until the bot has handled every interaction fed so far (its handler tasks ended)."""
+        mine = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not mine and t.get_name().startswith(HANDLERS)]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
 
 def _option_type(name: str, value: Any) -> int:

@@ -41,6 +41,15 @@ async def finished_job(storage: Storage, artifacts_root: Path, *, clips: int = 3
                                                   guild_id=str(guild_id), channel_id=str(channel_id)))
     job = await claim(storage)
     assert job.id == made.job.id
+    return await finish(storage, artifacts_root, job, clips=clips, files=files, signals=signals, reel_bytes=reel_bytes)
+
+
+async def finish(storage: Storage, artifacts_root: Path, job: Job, *, clips: int = 3,
+                 files: list[dict[str, int]] | None = None, signals: list[dict[str, float]] | None = None,
+                 reel_bytes: int | None = None) -> Job:
+    """Act as the worker finishing the claimed ``job``: ``clips`` stored clips, ``files[i]`` layout → file size."""
+    vod_facts = (job.payload or {}).get("vod") or {}
+    twitch_id, source, streamer_id = vod_facts.get("twitch_vod_id"), vod_facts.get("source"), vod_facts.get("streamer_id")
     vod = await storage.repo.upsert_vod(source=source, twitch_vod_id=twitch_id, streamer_id=streamer_id)
     drafts = [ClipDraft(rank=i + 1, start_s=3723.0 + 100 * i, end_s=3750.0 + 100 * i, peak_s=3735.0 + 100 * i,
                         score=round(4.5 - i, 2),

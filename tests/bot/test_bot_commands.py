@@ -7,6 +7,7 @@ job, bad input), /cancel and the card's cancel button (who may), limits and role
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, GUILD_ID, OTHER_CHAN
 from tests.bot.harness import ADMIN, ALICE, BOB, ROLE_ID, BotHarness, User
 from tests.bot.jobs import WORKER, claim
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(300)  # a guard against hangs, not a speed limit: shared machines are slow
 VOD = "https://www.twitch.tv/videos/2012345678"
 
 
@@ -31,14 +32,19 @@ async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bo
         await harness.close()
 
 
-def card_of(h: BotHarness, token: str) -> dict[str, Any]:
-    """The public job card the bot sent as a follow-up of ``token``."""
-    posts = [r for r in h.double.requests if r.method == "POST" and r.path.endswith(f"/{token}") and r.body
-             and r.body.get("embeds")]
-    assert posts, f"no card sent for {token}"
-    cards = [m for m in h.double.messages.values() if m["embeds"] and m["embeds"][0].get("title", "").startswith(
-        "Highlights ·") and m.get("type") == 20]
-    return cards[-1]
+def card_of(h: BotHarness, token: str) -> dict[str, Any] | None:
+    """The public job card the bot sent as a follow-up of ``token`` (None until it was sent)."""
+    info = h.double.interactions.get(token)
+    for mid in sorted(info.followups if info else ()):
+        message = h.double.messages[mid]
+        if message["embeds"] and str(message["embeds"][0].get("title", "")).startswith("Highlights ·"):
+            return message
+    return None
+
+
+async def card(h: BotHarness, token: str) -> dict[str, Any]:
+    found: dict[str, Any] = await h.double.wait_for(lambda: card_of(h, token), what=f"the job card of {token}")
+    return found
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:
@@ -66,12 +72,12 @@ async def test_highlights_defers_at_once_enqueues_and_shows_a_card(h: BotHarness
     mine = [r for r in h.double.requests if token in r.path]
     assert mine[0].path.endswith("/callback") and mine[0].body == {"type": 5, "data": {"flags": EPHEMERAL}}
     assert mine[0].at - h.double.interactions[token].fed_at < 3.0  # Discord's deadline for the first answer
-    card = await h.double.wait_for(lambda: card_of(h, token), what="the job card")
-    assert not card["flags"] & EPHEMERAL  # everyone sees the card
-    embed = card["embeds"][0]
+    card_msg = await card(h, token)
+    assert not card_msg["flags"] & EPHEMERAL  # everyone sees the card
+    embed = card_msg["embeds"][0]
     assert embed["title"] == "Highlights · Twitch VOD 2012345678"
     assert fields(embed) == {"Status": "queued", "Queue": "#1"}
-    assert custom_ids(card) == ["hl:cancel:1"]
+    assert custom_ids(card_msg) == ["hl:cancel:1"]
     job = await h.storage.queue.get(1)
     assert job.kind is JobKind.DETECT and job.requested_by == str(ALICE.id) and job.channel_id == str(CHANNEL_ID)
     assert job.dedupe_key == f"detect:{job.guild_id}:twitch:2012345678"
@@ -86,7 +92,7 @@ async def test_the_same_vod_again_joins_the_running_job(h: BotHarness) -> None:
     second = h.slash("highlights", vod="2012345678", user=BOB)
     assert "already being processed here (job #1); you joined it" in await h.answer(second)
     assert len(await h.storage.queue.list_jobs()) == 1
-    await h.double.wait_for(lambda: card_of(h, second), what="the joiner's card")
+    await card(h, second)
 
 
 @pytest.mark.parametrize("vod, says", [
@@ -102,7 +108,7 @@ async def test_bad_references_get_a_short_private_answer_and_nothing_else(h: Bot
     callback = h.double.callback(token)
     assert callback is not None and callback.body is not None
     assert callback.body["type"] == 4 and callback.body["data"]["flags"] == EPHEMERAL
-    await h.settle(0.1)
+    await h.idle()
     assert [r.path for r in h.double.requests if token in r.path] == [callback.path]
     assert await h.storage.queue.list_jobs() == []
 
@@ -116,12 +122,11 @@ async def test_outside_a_server_commands_are_refused(h: BotHarness) -> None:
 async def test_the_card_follows_the_job_and_is_edited_at_most_once_per_interval(h: BotHarness) -> None:
     token = h.slash("highlights", vod=VOD)
     await h.answer(token)
-    card = await h.double.wait_for(lambda: card_of(h, token))
-    card_id = card["id"]
+    card_id = (await card(h, token))["id"]
     job = await claim(h.storage)
-    for step in range(1, 21):  # a chatty worker: 20 progress writes in about a second
+    for step in range(1, 21):  # a chatty worker: 20 progress writes, 50 ms apart (pacing the worker, not waiting)
         await h.storage.queue.progress(job.id, WORKER, stage="decode audio", fraction=step / 25)
-        await h.settle(0.05)
+        await asyncio.sleep(0.05)
     await h.double.wait_for(lambda: "decode audio" in str(h.double.messages[int(card_id)]["embeds"]),
                             what="a running card")
     running = h.double.messages[int(card_id)]["embeds"][0]
@@ -132,9 +137,9 @@ async def test_the_card_follows_the_job_and_is_edited_at_most_once_per_interval(
                             what="the final card")
     assert h.double.messages[int(card_id)]["components"] == []  # no cancel button on a finished job
     edits = [r.at for r in h.double.requests if r.method == "PATCH" and r.path.endswith(f"/messages/{card_id}")]
-    assert 2 <= len(edits) <= 8
+    assert len(edits) >= 2  # running, then done: far fewer than the 21 changes
     gaps = [b - a for a, b in zip(edits, edits[1:])]
-    assert min(gaps) >= h.config.card_edit_interval_s * 0.95, gaps
+    assert min(gaps) >= h.config.card_edit_interval_s, gaps  # each edit is sent after the last one's answer + interval
     assert all("/webhooks/" in r.path for r in h.double.requests if r.method == "PATCH" and card_id in r.path)
 
 
@@ -144,7 +149,7 @@ async def test_cards_older_than_the_interaction_token_are_edited_through_the_cha
     try:
         token = h.slash("highlights", vod=VOD)
         await h.answer(token)
-        card_id = (await h.double.wait_for(lambda: card_of(h, token)))["id"]
+        card_id = (await card(h, token))["id"]
         job = await claim(h.storage)
         await h.storage.queue.progress(job.id, WORKER, stage="signal chat", fraction=0.5)
         await h.double.wait_for(lambda: h.double.find("PATCH", f"/channels/{CHANNEL_ID}/messages/{card_id}"),
@@ -156,15 +161,15 @@ async def test_cards_older_than_the_interaction_token_are_edited_through_the_cha
 async def test_only_the_requester_or_an_admin_can_cancel(h: BotHarness) -> None:
     token = h.slash("highlights", vod=VOD)
     await h.answer(token)
-    card = await h.double.wait_for(lambda: card_of(h, token))
+    card_msg = await card(h, token)
     denied = h.slash("cancel", user=BOB, job=1)
     assert "Only the person who requested job #1 or a server admin" in await h.answer(denied)
-    click = h.click(card, "hl:cancel:1", user=BOB)
+    click = h.click(card_msg, "hl:cancel:1", user=BOB)
     assert "Only the person who requested job #1" in await h.answer(click)
     assert (await h.storage.queue.get(1)).status is JobStatus.QUEUED
     assert "There is no job #999" in await h.answer(h.slash("cancel", job=999))
     assert await h.answer(h.slash("cancel", job=1)) == "Cancelled job #1."
-    await h.double.wait_for(lambda: fields(h.double.messages[int(card["id"])]["embeds"][0])["Status"] == "cancelled")
+    await h.double.wait_for(lambda: fields(h.double.messages[int(card_msg["id"])]["embeds"][0])["Status"] == "cancelled")
     assert "already cancelled" in await h.answer(h.slash("cancel", job=1))
     second = h.slash("highlights", vod="2099999999", user=BOB)
     await h.answer(second)
@@ -176,8 +181,7 @@ async def test_only_the_requester_or_an_admin_can_cancel(h: BotHarness) -> None:
 async def test_the_card_button_cancels_for_its_requester(h: BotHarness) -> None:
     token = h.slash("highlights", vod=VOD)
     await h.answer(token)
-    card = await h.double.wait_for(lambda: card_of(h, token))
-    click = h.click(card, "hl:cancel:1")
+    click = h.click(await card(h, token), "hl:cancel:1")
     assert await h.answer(click) == "Cancelled job #1."
     assert h.double.callback(click).body == {"type": 5, "data": {"flags": EPHEMERAL}}  # type: ignore[union-attr]
 
@@ -303,7 +307,7 @@ async def test_a_queued_job_from_elsewhere_is_not_visible_to_cancel(h: BotHarnes
 async def test_a_failed_job_shows_its_error_on_the_card(h: BotHarness) -> None:
     token = h.slash("highlights", vod=VOD)
     await h.answer(token)
-    card_id = int((await h.double.wait_for(lambda: card_of(h, token)))["id"])
+    card_id = int((await card(h, token))["id"])
     job = await claim(h.storage)
     await h.storage.queue.fail(job.id, WORKER, code="media_error", message="moov atom not found", retryable=False)
     await h.double.wait_for(lambda: fields(h.double.messages[card_id]["embeds"][0])["Status"] == "failed")
@@ -315,7 +319,7 @@ async def test_a_failed_job_shows_its_error_on_the_card(h: BotHarness) -> None:
 async def test_cards_keep_following_their_job_after_a_restart(h: BotHarness) -> None:
     token = h.slash("highlights", vod=VOD)
     await h.answer(token)
-    card_id = (await h.double.wait_for(lambda: card_of(h, token)))["id"]
+    card_id = (await card(h, token))["id"]
     await h.restart()
     job = await claim(h.storage)
     await h.storage.queue.progress(job.id, WORKER, stage="signal chat", fraction=0.5)

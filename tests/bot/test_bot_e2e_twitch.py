@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,10 @@ from tests.bot.harness import BotHarness
 from tests.twitch_double import TwitchDouble
 from tests.twitch_vods import NORMAL, FakeVod, build_hls_vod, make_comments
 
-pytestmark = pytest.mark.timeout(240)
-SHORT = {kind: KindTimeouts(lease_s=10.0, heartbeat_s=0.1, max_runtime_s=600.0, max_attempts=2,
+pytestmark = pytest.mark.timeout(900)  # a real detector run: a hang guard, not a speed limit
+SHORT = {kind: KindTimeouts(lease_s=120.0, heartbeat_s=0.5, max_runtime_s=1800.0, max_attempts=2,
                             backoff_base_s=0.2, backoff_max_s=1.0) for kind in JobKind}
+"""Leases long enough that a busy machine stalling the heartbeat never makes the test's one worker lose its job."""
 LENGTH_S = 120
 
 
@@ -56,12 +58,11 @@ async def test_a_twitch_link_becomes_posted_clips_with_deep_links(tmp_path: Path
             # double has a single, tiny video rendition; sections-only fetching is tested in test_worker_twitch).
             assert meta["segments"] is not None and "fetch_overview" in meta["timings"]
 
-            for _ in range(600):
-                clips = await h.storage.repo.list_clips(1)
-                if all(c.message_id for c in clips):
-                    break
-                await h.settle(0.05)
-            assert all(c.message_id for c in clips), "every clip is posted"
+            async def all_posted() -> list[Any] | None:
+                found = await h.storage.repo.list_clips(1)
+                return found if all(c.message_id for c in found) else None
+
+            clips = await h.double.wait_for(all_posted, timeout=120.0, what="every clip posted")
             posts = h.double.find("POST", f"/channels/{clips[0].thread_id}/messages")
             text = json.dumps([p.body for p in posts])
             assert f"https://www.twitch.tv/videos/{NORMAL}?t=" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import RecordNotFound
+from storage.errors import ForeignVote
 from storage.records import JobKind, JobRequest
 from storage.repo.port import ClipDraft
 from tests.storage.harness import Backend
@@ -134,11 +135,11 @@ async def test_votes_one_per_user_changeable_and_counted(backend: Backend) -> No
     vod = await bot.repo.upsert_vod(source="/v.mp4", streamer_id=streamer.id)
     clip, spare = await bot.repo.save_candidates(await make_job(bot, "g1"), drafts(1, 2), vod_id=vod.id)
 
-    await bot.repo.vote(clip.id, "u1", 1)
-    await other.repo.vote(clip.id, "u2", 1)
-    counted = await bot.repo.vote(clip.id, "u3", -1)
+    await bot.repo.vote(clip.id, "u1", 1, guild_id="g1")
+    await other.repo.vote(clip.id, "u2", 1, guild_id="g1")
+    counted = await bot.repo.vote(clip.id, "u3", -1, guild_id="g1")
     assert (counted.up_votes, counted.down_votes) == (2, 1)
-    changed = await other.repo.vote(clip.id, "u1", -1)
+    changed = await other.repo.vote(clip.id, "u1", -1, guild_id="g1")
     assert (changed.up_votes, changed.down_votes) == (1, 2)
     vote = await bot.repo.get_vote(clip.id, "u1")
     assert vote is not None and (vote.clip_id, vote.user_id, vote.value) == (clip.id, "u1", -1)
@@ -152,9 +153,24 @@ async def test_votes_one_per_user_changeable_and_counted(backend: Backend) -> No
     assert [(c.id, c.up_votes) for c in await bot.repo.list_voted_clips("g1", streamer.id)] == [(clip.id, 1)]
     assert await bot.repo.list_voted_clips("g2", streamer.id) == []
     with pytest.raises(ValueError):
-        await bot.repo.vote(clip.id, "u1", 2)
+        await bot.repo.vote(clip.id, "u1", 2, guild_id="g1")
     with pytest.raises(RecordNotFound):
-        await bot.repo.vote(10**9, "u1", 1)
+        await bot.repo.vote(10**9, "u1", 1, guild_id="g1")
+
+
+async def test_a_vote_from_another_guild_is_refused_and_not_stored(backend: Backend) -> None:
+    """Issue 14, finding 6: 30 members of one guild changed another guild's threshold by voting on its clips."""
+    repo = (await backend.connect()).repo
+    streamer = await repo.upsert_streamer("caster")
+    vod = await repo.upsert_vod(source="/v.mp4", streamer_id=streamer.id)
+    (clip,) = await repo.save_candidates(await make_job(await backend.connect(), "g1"), drafts(1), vod_id=vod.id)
+    with pytest.raises(ForeignVote) as refused:
+        await repo.vote(clip.id, "intruder", 1, guild_id="g2")
+    assert refused.value.code == "vote_wrong_guild"
+    with pytest.raises(ForeignVote):
+        await repo.vote(clip.id, "intruder", 1, guild_id=None)
+    assert await repo.list_votes(clip.id) == [] and (await repo.get_clip(clip.id)).up_votes == 0
+    assert (await repo.vote(clip.id, "member", 1, guild_id="g1")).up_votes == 1
 
 
 async def test_tuning_history_and_rollback(backend: Backend) -> None:

@@ -4,8 +4,11 @@ Every format parser feeds a :class:`MessageCollector` with (offset, text, author
 rejected records and ignored non-chat lines. The collector applies the rules all formats share:
 offsets must be finite and below :data:`MAX_OFFSET_S`; negative offsets are dropped; long texts
 are cut to :data:`MAX_TEXT_CHARS`; out-of-order offsets are sorted (stable); a log where most
-records are malformed, or that holds no messages, raises :class:`ChatFormatError`. It produces the
-``ChatLog`` record with a warning for every fix it made.
+records are malformed, that holds no messages or more than :data:`MAX_MESSAGES`, raises
+:class:`ChatFormatError`. With ``rebase`` (wall-clock logs without a ``vod_start``, whose first line is
+offset 0 only by assumption) earlier messages are kept and every offset moves so the earliest is 0, so
+a log whose lines are out of order loses nothing. It produces the ``ChatLog`` record with a warning
+for every fix it made.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ MAX_EMOTES = 100
 """At most this many explicitly marked emotes are kept per message."""
 MAX_OFFSET_S = 7 * 24 * 3600.0
 """Offsets beyond one week (seconds) are malformed: no VOD is that long."""
+MAX_MESSAGES = 1_000_000
+"""A log with more messages than this is refused (each costs a few hundred bytes; 24 h at 11 msg/s)."""
 
 
 class BadRecord(Exception):
@@ -54,8 +59,9 @@ class MessageCollector:
     ``expected`` describes the format for error messages.
     """
 
-    def __init__(self, source: str, fmt: str, expected: str, *, unit: str = "line") -> None:
+    def __init__(self, source: str, fmt: str, expected: str, *, unit: str = "line", rebase: bool = False) -> None:
         self.source = source
+        self.rebase = rebase
         self.format = fmt
         self.expected = expected
         self.unit = unit
@@ -71,10 +77,17 @@ class MessageCollector:
     def add(self, offset: float, text: str, author: str | None = None, emotes: Iterable[str] = ()) -> None:
         """Adds one message; raises :class:`BadRecord` for a NaN, infinite or huge offset."""
         if not (0.0 <= offset <= MAX_OFFSET_S):
-            if offset < 0.0 and offset > -math.inf:
+            if self.rebase and -MAX_OFFSET_S <= offset < 0.0:
+                pass  # moved to 0 or later by finish()
+            elif offset < 0.0 and offset > -math.inf:
                 self._negative += 1
                 return
-            finite_offset(offset)
+            else:
+                finite_offset(offset)
+        if len(self.messages) >= MAX_MESSAGES:
+            raise ChatFormatError(f"the chat log has more than {MAX_MESSAGES:,} messages, more than the detector "
+                                  "reads from one VOD", path=self.source,
+                                  hint="Pass the chat of one VOD only, or cut the log into parts.")
         if len(text) > MAX_TEXT_CHARS:
             text = text[:MAX_TEXT_CHARS]
             self._truncated += 1
@@ -108,6 +121,11 @@ class MessageCollector:
                 expected=self.expected,
                 hint="Check that the file is a complete chat log in one of the supported formats.",
             )
+        if self.messages and self._negative > len(self.messages):
+            raise ChatFormatError(
+                f"{self._negative} of {good} messages lie before the VOD start (negative offsets); reading the "
+                f"{len(self.messages)} others alone would lose most of the log", path=self.source,
+                expected=self.expected, hint="Check --vod-start (the VOD's start time and time zone).")
         if not self.messages:
             if self._negative:
                 why = f"all {self._negative} messages have negative offsets (sent before the VOD started)"
@@ -140,6 +158,11 @@ class MessageCollector:
         if not _is_sorted(messages):
             messages = sorted(messages, key=_offset_of)
             warnings.append("messages were not in time order; sorted them by offset")
+        if self.rebase and messages[0].offset_s < 0.0:
+            shift = -messages[0].offset_s
+            messages = [ChatMessage(m.offset_s + shift, m.text, m.author, m.emotes) for m in messages]
+            warnings.append(f"the first line is not the earliest message: offsets count from the earliest one, "
+                            f"{shift:.0f} s before the first line")
         return ChatLog(
             source=self.source, format=self.format, messages=tuple(messages), warnings=tuple(warnings)
         )

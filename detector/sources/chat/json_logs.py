@@ -27,8 +27,13 @@ from detector.sources.chat.json_records import (
     record_style,
     type_name,
 )
+from detector.sources.chat.lines import split_lines
 from detector.sources.chat.timestamps import WallClock
 
+MAX_JSON_VALUES = 8_000_000
+"""A JSON chat log with more values than this (counted as ``,`` and ``:`` separators, an upper bound) is
+refused before parsing: Python holds each value as an object of ~60 bytes or more, so a crafted
+``[{},{},…]`` or ``[1.5,1.5,…]`` of 100 MiB would need gigabytes. Real logs have 30–60 values a message."""
 _JSONL_PROBE_LINES = 5
 """JSON Lines is recognised when one of the first few non-blank lines is a JSON object."""
 
@@ -42,10 +47,15 @@ _LINES_FORMAT = {
 
 def parse_json_log(text: str, name: str, vod_start: datetime | None) -> ChatLog:
     """Parses a JSON document or a JSON Lines file (see the module docstring)."""
+    values = text.count(",") + text.count(":")
+    if values > MAX_JSON_VALUES:
+        raise ChatFormatError(
+            f"the JSON holds about {values:,} values, more than the {MAX_JSON_VALUES:,} a chat log of one VOD needs",
+            path=name, hint="Pass the chat of one VOD only, or cut the log into parts.")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        lines = text.split("\n")
+        lines = split_lines(text)
         if exc.msg == "Extra data" or _looks_like_json_lines(lines):
             return parse_json_lines(lines, name, vod_start)
         raise ChatFormatError(

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from detector.errors import ChatFormatError
 from detector.records import ChatLog
-from detector.sources.chat.decode import decode_text, inflate_if_gzip
+from detector.sources.chat.decode import decode_text, inflate_if_gzip, read_capped
 from detector.sources.chat.json_logs import parse_json_log
 from detector.sources.chat.text_logs import looks_like_bracket_line, parse_text_log
 from detector.sources.chat.utc_text import looks_like_utc_text, parse_utc_text
+from detector.sources.input_files import describe, file_problem
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,32 @@ def load_chat(path: str | Path, *, vod_start: datetime | None = None) -> ChatLog
     Chatty, chat-downloader items with only a UNIX ``timestamp``).
     """
     file = Path(path)
-    name = str(path)
-    if file.is_dir():
-        raise ChatFormatError(
-            "is a directory, not a chat log file", path=name, hint="Pass the log file itself."
-        )
+    name = describe(path)
+    problem = file_problem(file)  # a FIFO would block read_bytes forever; a device would never end
+    if problem is not None:
+        if problem.code == "missing":
+            raise ChatFormatError("chat log file not found", path=name, hint="Check the path.")
+        if problem.code == "directory":
+            raise ChatFormatError("is a directory, not a chat log file", path=name, hint="Pass the log file itself.")
+        raise ChatFormatError(f"the chat log {problem.text}", path=name, hint=problem.hint)
+    held: list[bytes] = []
     try:
-        data = file.read_bytes()
+        held.append(read_capped(file, name))
     except FileNotFoundError:
         raise ChatFormatError("chat log file not found", path=name, hint="Check the path.") from None
     except OSError as exc:
         raise ChatFormatError(f"cannot read the chat log ({exc.strerror or exc})", path=name) from None
-    return parse_chat_bytes(data, name=name, vod_start=vod_start)
+    return _parse_held(held, name, vod_start)
 
 
 def parse_chat_bytes(data: bytes, *, name: str = "<chat>", vod_start: datetime | None = None) -> ChatLog:
     """Parses the bytes of a chat log; ``name`` appears in errors and as ``ChatLog.source``."""
-    raw = inflate_if_gzip(bytes(data), name)
+    return _parse_held([bytes(data)], name, vod_start)
+
+
+def _parse_held(held: list[bytes], name: str, vod_start: datetime | None) -> ChatLog:
+    """Parses the bytes in ``held`` (taken out of it, so they are freed once decoded to text)."""
+    raw = inflate_if_gzip(held.pop(), name)
     text, warnings = decode_text(raw, name)
     del raw
     first = _FIRST_VISIBLE.search(text)

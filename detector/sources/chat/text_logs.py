@@ -31,7 +31,7 @@ from datetime import date, datetime
 from detector.errors import ChatFormatError
 from detector.records import ChatLog
 from detector.sources.chat import formats as F
-from detector.sources.chat.collect import MAX_TEXT_CHARS, BadRecord, MessageCollector
+from detector.sources.chat.collect import MAX_MESSAGES, MAX_TEXT_CHARS, BadRecord, MessageCollector
 from detector.sources.chat.line_heads import (
     Author,
     BracketHead,
@@ -39,6 +39,7 @@ from detector.sources.chat.line_heads import (
     match_bracket_time,
     match_plain_time,
 )
+from detector.sources.chat.lines import iter_lines
 from detector.sources.chat.timestamps import DAY_S, WallClock
 
 SNIFF_LINES = 200
@@ -51,11 +52,14 @@ def looks_like_bracket_line(line: str) -> bool:
 
 
 def parse_text_log(text: str, name: str, vod_start: datetime | None) -> ChatLog:
-    """Parses a line-based log; raises ChatFormatError when no line format fits."""
-    lines = text.split("\n")
+    """Parses a line-based log; raises ChatFormatError when no line format fits.
+
+    Lines end with CR LF, LF or a lone CR (``lines.iter_lines``). The text is read lazily, twice for
+    bracketed logs (once to decide wall clock or offsets, once to convert), so memory holds the
+    messages, never a list of every line."""
     bracketed = plain = 0
     first_content: int | None = None
-    for seen, (number, line) in enumerate(_content_lines(lines), 1):
+    for seen, (number, line) in enumerate(_content_lines(text), 1):
         if first_content is None:
             first_content = number
         if match_bracket_time(line) is not None:
@@ -74,25 +78,12 @@ def parse_text_log(text: str, name: str, vod_start: datetime | None) -> ChatLog:
             expected=F.ANY_FORMAT,
         )
     if plain > bracketed:
-        return _parse_plain(lines, name)
-    return _parse_bracketed(lines, name, vod_start)
+        return _parse_plain(text, name)
+    return _parse_bracketed(text, name, vod_start)
 
 
-def times_are_wall_clock(heads: list[BracketHead], irc_names: int, vod_start: datetime | None) -> bool | None:
-    """The rule in the module docstring; None for "offsets, but they might be wall clock"."""
-    if any(head.date is not None for head in heads):
-        return True
-    if any(len(head.hour_text) == 1 or int(head.hour_text) > 23 for head in heads):
-        return False
-    if any(head.hour_text.startswith("0") for head in heads):
-        return True
-    if vod_start is not None or irc_names * 2 > len(heads):
-        return True
-    return None
-
-
-def _content_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(lines, 1):
+def _content_lines(text: str) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(iter_lines(text), 1):
         line = raw.strip()
         if line and not line.startswith("#"):
             yield number, line
@@ -102,9 +93,9 @@ def _text_after(line: str, start: int) -> str:
     return line[start : start + MAX_TEXT_CHARS + 1].rstrip()
 
 
-def _parse_plain(lines: list[str], name: str) -> ChatLog:
+def _parse_plain(text: str, name: str) -> ChatLog:
     collector = MessageCollector(name, F.PLAIN_TEXT, F.FORMATS[F.PLAIN_TEXT])
-    for number, line in _content_lines(lines):
+    for number, line in _content_lines(text):
         head = match_plain_time(line)
         if head is None:
             collector.reject(number, 'expected "H:MM:SS msg" or "MM:SS msg"')
@@ -114,31 +105,60 @@ def _parse_plain(lines: list[str], name: str) -> ChatLog:
     return collector.finish()
 
 
-def _parse_bracketed(lines: list[str], name: str, vod_start: datetime | None) -> ChatLog:
-    parsed: list[tuple[int, str, BracketHead | None, Author | None]] = []
-    heads: list[BracketHead] = []
-    irc_names = 0
-    for number, line in _content_lines(lines):
+class _TimeKinds:
+    """What the first pass over a bracketed log learns to decide wall clock or offsets (no line kept)."""
+
+    def __init__(self) -> None:
+        self.heads = 0
+        self.irc_names = 0
+        self.dated = self.offset_hours = self.zero_hours = False
+
+    def see(self, head: BracketHead, author: Author | None) -> None:
+        self.heads += 1
+        self.irc_names += author is not None and author.irc_style
+        self.dated = self.dated or head.date is not None
+        self.offset_hours = self.offset_hours or len(head.hour_text) == 1 or int(head.hour_text) > 23
+        self.zero_hours = self.zero_hours or head.hour_text.startswith("0")
+
+    def wall_clock(self, vod_start: datetime | None) -> bool | None:
+        """The rule in the module docstring: True, False, or None for "offsets, but they might be wall clock"."""
+        if self.dated:
+            return True
+        if self.offset_hours:
+            return False
+        if self.zero_hours:
+            return True
+        if vod_start is not None or self.irc_names * 2 > self.heads:
+            return True
+        return None
+
+
+def _parse_bracketed(text: str, name: str, vod_start: datetime | None) -> ChatLog:
+    kinds = _TimeKinds()
+    for _number, line in _content_lines(text):
         head = match_bracket_time(line)
-        author = None
         if head is not None:
-            heads.append(head)
-            author = match_author(line, head.end)
-            irc_names += author is not None and author.irc_style
-        parsed.append((number, line, head, author))
-    wall = times_are_wall_clock(heads, irc_names, vod_start)
+            kinds.see(head, match_author(line, head.end))
+            if kinds.heads > MAX_MESSAGES:  # refuse before a second pass over millions of lines
+                raise ChatFormatError(f"the chat log has more than {MAX_MESSAGES:,} messages, more than the "
+                                      "detector reads from one VOD", path=name,
+                                      hint="Pass the chat of one VOD only, or cut the log into parts.")
+    wall = kinds.wall_clock(vod_start)
     fmt = F.IRC_LOG if wall else F.BRACKET_TEXT
-    collector = MessageCollector(name, fmt, F.FORMATS[fmt])
+    # Without vod_start the first line is offset 0 only by assumption: keep what lies before it (rebase).
+    collector = MessageCollector(name, fmt, F.FORMATS[fmt], rebase=bool(wall) and vod_start is None)
     if wall is None:
         collector.warn(
             "read the [HH:MM:SS] times as offsets from the VOD start; if they are wall-clock times,"
-            " pass vod_start"
+            " give the VOD's start time (--vod-start)"
         )
     clock = WallClock(vod_start)
-    for number, line, head, author in parsed:
+    for number, line in _content_lines(text):
+        head = match_bracket_time(line)
         if head is None:
             collector.reject(number, 'expected "[H:MM:SS] user: msg" or "[HH:MM:SS] <user> msg"')
             continue
+        author = match_author(line, head.end)
         if author is None:
             collector.ignore(number, "a timed line without an author")
             continue

@@ -9,8 +9,10 @@ Wall-clock rules (documented for users in ``detector.sources.chat``):
   naive times are compared as they are). UNIX times are compared with ``vod_start.timestamp()``;
   a naive ``vod_start`` counts as UTC there.
 - A time of day without a date gets the date that puts the *first* message within 12 hours of
-  ``vod_start``; later undated times that go back by more than :data:`ROLLOVER_S` mean the log
-  passed midnight (the next day).
+  ``vod_start``; every later undated time gets the date that puts it within 12 hours of the message
+  before it. So ``23:59:50`` then ``00:00:05`` passed midnight (the next day), while a line that goes
+  back an hour or two is an out-of-order line of the same day (sorted later), not a new day: reading
+  every backward step of more than an hour as a midnight put a reordered log days apart.
 - Without ``vod_start`` the first message's time is offset 0 and a warning says so.
 """
 
@@ -23,8 +25,6 @@ from datetime import UTC, date, datetime
 from detector.sources.chat.collect import BadRecord
 
 DAY_S = 86400.0
-ROLLOVER_S = 3600.0
-"""An undated time this many seconds (or more) earlier than the previous one is the next day."""
 
 
 def parse_clock_text(text: str, field: str = "time") -> float:
@@ -64,9 +64,14 @@ class WallClock:
             self._day = day.toordinal()
         elif self._day is None:
             self._day = self._first_day(seconds_of_day)
-        elif self._last_tod is not None and seconds_of_day <= self._last_tod - ROLLOVER_S:
-            self._day += 1
-            self.rollovers += 1
+        elif self._last_tod is not None:
+            step = seconds_of_day - self._last_tod  # the nearest day: a step within ±12 h
+            if step < -DAY_S / 2:
+                self._day += 1
+                self.rollovers += 1
+            elif step > DAY_S / 2:
+                self._day -= 1
+                self.rollovers -= 1
         self._last_tod = seconds_of_day
         absolute = self._day * DAY_S + seconds_of_day
         if self._start_abs is None:
@@ -93,10 +98,10 @@ class WallClock:
         out = []
         if self.first_seen is not None and self.vod_start is None:
             out.append(
-                "times are wall-clock and no vod_start was given: offsets count from the first"
-                f" message ({self.first_seen}); pass vod_start to align chat with the VOD"
+                "times are wall-clock and no VOD start time was given: offsets count from the first"
+                f" message ({self.first_seen}); give the VOD's start time (--vod-start) to align chat with the VOD"
             )
-        if self.rollovers:
+        if self.rollovers > 0:
             out.append(
                 f"times passed midnight {self.rollovers} time(s); later lines were read as the next day"
             )
