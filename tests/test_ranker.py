@@ -198,6 +198,8 @@ def test_message_kinds_split_the_reactions() -> None:
     assert classify_kinds("clip it")[4:] == (True, False, False)
     assert classify_kinds("monkaW he is low")[4:] == (False, True, False)
     assert classify_kinds("gg ez")[4:] == (False, False, True)
+    # A verdict of each game's own big play reads alike (LoL's penta, Dota's rampage).
+    assert classify_kinds("PENTA")[4:] == classify_kinds("RAMPAGE")[4:] == (False, False, True)
     assert classify_kinds("KEKW")[1] and classify_kinds("KEKW")[4:] == (False, False, False)
     assert classify_kinds("what rank is he now") == (False, False, 0, False, False, False, False)
     for text in ("PogChamp what a play", "gg ez", "KEKW", "monkaW", "???", "what rank is he"):

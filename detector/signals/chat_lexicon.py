@@ -32,7 +32,7 @@ biblethump sadge f rip nooo noooo noo bruh cmonbruh residentsleeper failfish bab
 """.split())
 
 GAMING = frozenset("""
-ez ezclap gg ggwp clap claps jebaited worth throw throwing int inting outplayed clutch ace penta
+ez ezclap gg ggwp clap claps jebaited worth throw throwing int inting outplayed clutch ace penta rampage
 """.split())
 
 REACTIONS = LAUGH | HYPE | SHOCK | GAMING
