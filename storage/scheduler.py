@@ -33,6 +33,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -109,6 +116,9 @@ class SubscriptionScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._jobs: dict[int, str] = {}
         self._sync_lock = asyncio.Lock()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def scheduled(self) -> frozenset[int]:
@@ -119,6 +129,8 @@ class SubscriptionScheduler:
         """Start APScheduler on the running loop and schedule every enabled subscription."""
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                                                  "misfire_grace_time": None})
+        scheduler.add_listener(self._count_ticks, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+                               | EVENT_JOB_MISSED)
         scheduler.start()
         self._scheduler = scheduler
         scheduler.add_job(self._sync_tick, IntervalTrigger(seconds=self.options.sync_s, timezone=UTC),
@@ -128,12 +140,33 @@ class SubscriptionScheduler:
         except StorageError as exc:  # the next sync tick tries again
             log.warning("reading the subscriptions failed: %s", exc)
 
-    async def shutdown(self) -> None:
-        scheduler, self._scheduler = self._scheduler, None
+    async def shutdown(self, grace_s: float = 5.0) -> None:
+        """Stop ticking, let the ticks already submitted finish (at most ``grace_s``), then stop APScheduler.
+
+        A tick whose task was created but has not started yet would otherwise be cancelled unstarted, and
+        APScheduler logs that as an error; the ticks themselves are short (a query and an enqueue).
+        """
+        scheduler = self._scheduler
         if scheduler is not None and scheduler.running:
+            scheduler.pause()
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace_s)
+            except TimeoutError:
+                log.warning("the scheduler stops with a tick still running after %g s", grace_s)
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
+        self._scheduler = None
         self._jobs.clear()
+
+    def _count_ticks(self, event: JobEvent) -> None:
+        """APScheduler's listener (called on the loop): ticks submitted and not yet finished."""
+        if event.code == EVENT_JOB_SUBMITTED:
+            self._in_flight += 1
+            self._idle.clear()
+            return
+        self._in_flight = max(self._in_flight - 1, 0)
+        if self._in_flight == 0:
+            self._idle.set()
 
     async def sync(self) -> frozenset[int]:
         """Add an interval job for each enabled subscription without one; remove those no longer enabled."""

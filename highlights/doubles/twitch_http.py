@@ -11,19 +11,17 @@ import json
 import re
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from highlights.doubles.twitch_gql import operation_key, persisted_query_not_found, sign
-
-if TYPE_CHECKING:
-    from highlights.doubles.twitch import TwitchDouble
 
 ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
                  b"<Message>Access Denied</Message></Error>")
 
 class TwitchHandler(BaseHTTPRequestHandler):
-    server: TwitchDouble
+    server: Any
+    """The ``TwitchDouble`` serving this request (not imported: it imports this module)."""
 
     def log_message(self, *args: object) -> None:
         pass
