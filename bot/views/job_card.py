@@ -1,9 +1,15 @@
-"""The job card: a job's state as an embed (queue position, stage, percent, ETA) and its cancel button.
+"""The job card: a job's state in plain words (queue position, what it is doing, time so far, an honest
+ETA, where the clips went) and its cancel button.
 
-Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with,
-the time now); produces a ``discord.Embed`` and a view. When Twitch told the bot about the VOD, the
-card names it (title, channel, and "the channel's newest VOD" when the request named a channel). Pure functions: the same inputs give the
-same card, so the tracker edits a message only when its card really changed.
+Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with, the
+clips' thread, how long progress has stood still, the time now); produces a ``discord.Embed`` and a
+view. The title names the VOD's title and its streamer when Twitch told the bot about them. Stages
+are said in words ("Reading chat", "Listening for hype", "Cutting clip 2 of 8", ``stage_words``); the
+ETA appears only once it can be honest (``eta_seconds``: enough progress and time to measure a rate,
+never less than the time progress has already stood still); a finished card links the thread and says
+why there are fewer clips than asked, or none; a failure says what went wrong and what to try
+(``failure_text``). Pure functions: the same inputs give the same card, so the tracker edits a
+message only when its card really changed.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from typing import Any
 
 import discord
 
+from bot.views.clip_post import PostContext
 from bot.views.embed_limits import fit
-from storage.records import Job, JobStatus
+from storage.records import Job, JobKind, JobStatus
 
 CARD_TITLE = "Highlights · "
 CARD_FOOTER = re.compile(r"^job (\d+)\b")
@@ -38,18 +45,79 @@ STATUS_TEXT = {
     JobStatus.FAILED: "failed",
     JobStatus.CANCELLED: "cancelled",
 }
+ETA_MIN_PROGRESS = 0.05
+"""No ETA before this share of the job is done: earlier rates say little."""
+ETA_MIN_ELAPSED_S = 10.0
+"""…nor before the job ran this long."""
+STAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), w) for p, w in (
+    (r"^starting$", "Starting"),
+    (r"^download(ing)? audio$", "Downloading the sound"),
+    (r"^download(ing)? chat$", "Reading chat"),
+    (r"^signal chat$", "Reading chat"),
+    (r"^decode audio$", "Listening for hype"),
+    (r"^signal audio$", "Listening for hype"),
+    (r"^(signal transcript|transcribe)$", "Listening to what was said"),
+    (r"^(signal vision|vision.*)$", "Looking at the picture"),
+    (r"^signal scenes?$", "Finding scene cuts"),
+    (r"^segments: sound$", "Telling gameplay from talking (by sound)"),
+    (r"^segments: pictures$", "Telling gameplay from talking (by picture)"),
+    (r"^download(ing)? (the )?(analysis|overview).*$", "Downloading the video to look at"),
+    (r"^(download(ing)? sections?|downloading the section)$", "Downloading the clips' video"),
+    (r"^rendering( \S+)? reel$", "Making the reel"),
+    (r"^rendering$", "Cutting the clips"),
+    (r"^(writing artifacts|storing clips)$", "Saving the clips"),
+    (r"^cutting the clip$", "Cutting the clip"),
+    (r"^done$", "Finishing"),
+))
+RENDER_CLIP = re.compile(r"^rendering (?:(?P<layout>\S+) )?clip (?P<i>\d+)/(?P<n>\d+)$")
+FAILURES = {
+    "media_error": ("the video or audio could not be read (the file may be damaged or incomplete)",
+                    "try another copy of the VOD, or ask an admin to check the file"),
+    "not_a_file": ("the path is not a video file", "check the file name"),
+    "media_too_long": ("the VOD is longer than this server allows", "ask for a shorter VOD"),
+    "chat_format_error": ("the chat log's format is not one the bot reads", "use a Twitch chat export (JSON)"),
+    "vod_unavailable": ("Twitch no longer has this VOD (deleted or expired)", "pick a newer VOD"),
+    "vod_subscriber_only": ("this VOD is for subscribers only", "ask the streamer to make it public"),
+    "vod_recording": ("the stream is still live, so the VOD is not finished", "ask again after the stream ends"),
+    "download_error": ("downloading from Twitch kept failing", "try again in a few minutes"),
+    "rate_limited": ("Twitch asked us to slow down", "try again in a few minutes"),
+    "disk_full": ("the worker ran out of disk space", "tell an admin; nothing you can fix"),
+    "timeout": ("it took longer than a job may take", "ask for fewer clips, or a shorter VOD"),
+    "out_of_memory": ("the worker ran out of memory", "tell an admin; try again later"),
+    "extractor_outdated": ("the Twitch downloader needs an update", "tell an admin (update yt-dlp)"),
+    "config_error": ("the request had an option the worker could not use", "ask again with the default options"),
+}
 
 
 def job_label(job: Job) -> str:
-    """Short name of what the job works on (Twitch VOD id or file name)."""
+    """Short name of what the job works on: the VOD's title (and streamer), else its id or file name."""
     payload: dict[str, Any] = job.payload or {}
+    if job.kind is JobKind.RENDER:
+        return f"re-cut of clip {payload.get('clip_id')}"
     vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    channel = str(vod.get("channel") or vod.get("newest_of") or "") if vod else ""
+    if vod and isinstance(vod.get("title"), str) and vod["title"].strip():
+        title = " ".join(vod["title"].split())
+        title = title if len(title) <= 60 else title[:59] + "…"
+        return f"“{title}”" + (f" by {channel}" if channel else "")
     if vod and vod.get("twitch_vod_id"):
-        return f"Twitch VOD {vod['twitch_vod_id']}"
+        return f"{channel}'s VOD {vod['twitch_vod_id']}" if channel else f"Twitch VOD {vod['twitch_vod_id']}"
     for key in ("media", "chat"):
         if payload.get(key):
             return PurePath(str(payload[key])).name
     return f"job {job.id}"
+
+
+def thread_name(job: Job, ctx: PostContext) -> str:
+    """The clips' thread: ``Highlights · “Finals night” · Streamer`` (Discord allows 100 characters)."""
+    parts = ["Highlights"]
+    if ctx.vod_title:
+        parts.append(f"“{' '.join(ctx.vod_title.split())[:60]}”")
+    if ctx.channel_name:
+        parts.append(ctx.channel_name[:30])
+    if len(parts) == 1:
+        parts.append(job_label(job)[:60])
+    return " · ".join(parts)[:100]
 
 
 def plain(text: str, limit: int = 200) -> str:
@@ -91,40 +159,101 @@ def human_duration(seconds: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def eta_seconds(job: Job, now: datetime) -> float | None:
-    """Time left for a running job from its progress so far (None until there is enough to go on)."""
-    if job.status is not JobStatus.RUNNING or job.started_at is None or job.progress < 0.03:
+def eta_seconds(job: Job, now: datetime, stalled_s: float = 0.0) -> float | None:
+    """Time left for a running job, or None until it can be honest.
+
+    From the job's measured rate so far (elapsed × left ÷ done), once at least ``ETA_MIN_PROGRESS`` is
+    done and ``ETA_MIN_ELAPSED_S`` passed; never less than ``stalled_s``, the time progress has stood
+    still (a stage that has taken that long without moving is not about to end in a second)."""
+    if job.status is not JobStatus.RUNNING or job.started_at is None or job.progress < ETA_MIN_PROGRESS:
         return None
     elapsed = (now - job.started_at).total_seconds()
-    if elapsed <= 0:
+    if elapsed < ETA_MIN_ELAPSED_S:
         return None
-    return elapsed * (1.0 - job.progress) / job.progress
+    return max(elapsed * (1.0 - job.progress) / job.progress, stalled_s, 1.0)
+
+
+def stage_words(stage: str | None) -> str:
+    """What the worker is doing, in words ("Cutting clip 2 of 8")."""
+    text = " ".join((stage or "starting").split()).lower()
+    clip = RENDER_CLIP.match(text)
+    if clip is not None:
+        return f"Cutting clip {clip['i']} of {clip['n']}"
+    for pattern, words in STAGES:
+        if pattern.match(text):
+            return words
+    if text.startswith("rendering"):
+        return "Cutting the clips"
+    text = text.replace(":", " —").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def failure_text(job: Job) -> str:
+    """What went wrong, in words, and what to try."""
+    code = job.error_code or ""
+    what, fix = FAILURES.get(code, ("something went wrong on the worker", "try again later; if it keeps "
+                                     "failing, tell an admin"))
+    if code == "cancelled":
+        return "It was cancelled."
+    text = f"It stopped because {what}. What to try: {fix}."
+    if code and code not in FAILURES:
+        text += f"\n-# ({code})"
+    return text[:1000]
+
+
+def asked_for(job: Job) -> int | None:
+    """How many clips the request asked for (None: the worker's default)."""
+    payload: dict[str, Any] = job.payload or {}
+    top = (payload.get("settings") or {}).get("top_k") if isinstance(payload.get("settings"), dict) else None
+    if top is None and isinstance(payload.get("render"), dict):
+        top = payload["render"].get("top")
+    return int(top) if isinstance(top, int) and not isinstance(top, bool) and top > 0 else None
+
+
+def found_text(job: Job, found: int, thread_id: str | None) -> str:
+    """The finished card's clips line: where they are, and why there are fewer than asked, or none."""
+    where = f" in <#{thread_id}>" if thread_id else " in a thread below"
+    if found == 0:
+        verdict = (job.result or {}).get("chat_verdict")
+        why = (f" {plain(str(verdict), 200)}" if isinstance(verdict, str) else
+               " Nothing in this VOD stood out enough from its usual chat and sound to be worth a clip.")
+        return "No clips this time." + why + " A VOD with a livelier moment, or a longer one, usually gives some."
+    text = f"{found} clip{'s' if found != 1 else ''} posted{where}."
+    wanted = asked_for(job)
+    if wanted is not None and found < wanted:
+        text += (f" You asked for {wanted}; only {found} moment{'s' if found != 1 else ''} stood out enough "
+                 "from the rest of the VOD (the others would have been filler).")
+    return text
 
 
 def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_from: int | None = None,
-               clips: int | None = None, problem: str | None = None) -> discord.Embed:
+               clips: int | None = None, problem: str | None = None, thread_id: str | None = None,
+               stalled_s: float = 0.0) -> discord.Embed:
     """The card of ``job`` at ``now``; ``tuned_from``: votes behind the tuning this job uses; ``problem``: what
-    Discord refused while posting the clips and what a moderator can do about it."""
+    Discord refused while posting the clips and what a moderator can do about it; ``thread_id``: where the
+    clips were posted; ``stalled_s``: how long progress has stood still."""
     embed = discord.Embed(title=CARD_TITLE + job_label(job), colour=COLOURS[job.status])
-    status = "cancelling…" if job.cancel_requested and job.status.active else STATUS_TEXT[job.status]
-    embed.add_field(name="Status", value=status, inline=True)
     if job.status is JobStatus.QUEUED:
-        embed.add_field(name="Queue", value=f"#{position}" if position else "waiting", inline=True)
-    if job.status is JobStatus.RUNNING:
-        stage = job.stage or "starting"
-        embed.add_field(name="Stage", value=stage, inline=True)
-        embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%",
+        embed.add_field(name="Status", value=f"Waiting its turn (#{position} in line)" if position else "Waiting its turn",
                         inline=False)
-        eta = eta_seconds(job, now)
-        embed.add_field(name="ETA", value=f"about {human_duration(eta)}" if eta is not None else "estimating…",
-                        inline=True)
-    if job.status is JobStatus.SUCCEEDED:
+    elif job.status is JobStatus.RUNNING:
+        status = "Stopping…" if job.cancel_requested else stage_words(job.stage)
+        embed.add_field(name="Now", value=status, inline=True)
+        embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%", inline=False)
+        elapsed = max((now - job.started_at).total_seconds(), 0.0) if job.started_at else 0.0
+        eta = eta_seconds(job, now, stalled_s)
+        time_text = f"{human_duration(elapsed)} so far · " + (f"about {human_duration(eta)} left" if eta is not None
+                                                              else "estimating how long is left…")
+        embed.add_field(name="Time", value=time_text, inline=False)
+    elif job.status is JobStatus.SUCCEEDED:
         found = clips if clips is not None else len((job.result or {}).get("clips") or [])
-        embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
+        embed.add_field(name="Done", value=found_text(job, found, thread_id), inline=False)
         if notes := notes_text(job):
             embed.add_field(name="Note", value=notes, inline=False)
-    if job.status is JobStatus.FAILED:
-        embed.add_field(name="Error", value=_error_text(job), inline=False)
+    elif job.status is JobStatus.FAILED:
+        embed.add_field(name="Failed", value=failure_text(job), inline=False)
+    else:
+        embed.add_field(name="Cancelled", value="This job was cancelled; nothing will be posted.", inline=False)
     chosen = vod_text(job)
     if chosen:
         embed.add_field(name="VOD", value=chosen, inline=False)
@@ -134,7 +263,10 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="⚠️ Not posted", value=problem, inline=False)
     for name, text in result_notes(job):
         embed.add_field(name=name, value=text, inline=False)
-    embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
+    footer = f"job {job.id}" + (f" · try {job.attempts} of {job.max_attempts}" if job.attempts > 1 else "")
+    if job.status.active and not job.cancel_requested:
+        footer += " · only the requester or an admin can cancel"
+    embed.set_footer(text=footer)
     return fit(embed)
 
 
@@ -177,13 +309,6 @@ def notes_text(job: Job) -> str | None:
     if not isinstance(notes, list) or not notes:
         return None
     return "\n".join(f"⚠️ {plain(str(n), 400)}" for n in notes[:3])[:1024]
-
-
-def _error_text(job: Job) -> str:
-    text = job.error_message or job.error_code or "unknown error"
-    if job.error_code:
-        text = f"`{job.error_code}` {job.error_message or ''}".strip()
-    return text[:1000]
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANCEL_TEMPLATE):
