@@ -347,7 +347,7 @@ class Poster:
             if path.stat().st_size <= limit:
                 return path, None
         smallest = min(p.stat().st_size for _, p in renders)
-        where = " Watch it on Twitch with the link above." if twitch else ""
+        where = " Watch it on Twitch with the button below." if twitch else ""
         return None, (f"The video ({smallest / MIB:.1f} MiB) is over this server's upload limit "
                       f"({(limit + UPLOAD_MARGIN) / MIB:.0f} MiB).{where}")
 

@@ -25,7 +25,7 @@ from bot.permissions import is_admin, require_guild, require_requester
 from bot.replies import ANSWERED, tell
 from bot.state import BotState, CardRef
 from bot.twitch_checks import TwitchChecks, channel_needs_api, display
-from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label, plain
+from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label, plain, stage_words
 from bot.vodref import VodRef, parse_vod
 from storage.clock import utcnow
 from storage.errors import JobNotFound
@@ -230,7 +230,7 @@ class Requests:
             position = await self.queue.queue_position(job.id)
             state += f" (#{position} in line)" if position else ""
         elif job.status is JobStatus.RUNNING:
-            state += f" {job.progress * 100:.0f}% {job.stage or ''}".rstrip()
+            state += f" {job.progress * 100:.0f}%: {stage_words(job.stage)}"
         who = f" — <@{job.requested_by}>" if job.requested_by and job.requested_by.isdigit() else ""
         problem = (await self.state.post(job.id)).problem
         return f"#{job.id} {job_label(job)}: {state}{who}" + (f"\n  ⚠️ {problem}" if problem else "")

@@ -237,8 +237,7 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="Status", value=f"Waiting its turn (#{position} in line)" if position else "Waiting its turn",
                         inline=False)
     elif job.status is JobStatus.RUNNING:
-        status = "Stopping…" if job.cancel_requested else stage_words(job.stage)
-        embed.add_field(name="Now", value=status, inline=True)
+        embed.add_field(name="Status", value="Stopping…" if job.cancel_requested else stage_words(job.stage), inline=True)
         embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%", inline=False)
         elapsed = max((now - job.started_at).total_seconds(), 0.0) if job.started_at else 0.0
         eta = eta_seconds(job, now, stalled_s)
@@ -247,13 +246,15 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="Time", value=time_text, inline=False)
     elif job.status is JobStatus.SUCCEEDED:
         found = clips if clips is not None else len((job.result or {}).get("clips") or [])
-        embed.add_field(name="Done", value=found_text(job, found, thread_id), inline=False)
+        embed.add_field(name="Status", value="Done", inline=True)
+        embed.add_field(name="Clips", value=found_text(job, found, thread_id), inline=False)
         if notes := notes_text(job):
             embed.add_field(name="Note", value=notes, inline=False)
     elif job.status is JobStatus.FAILED:
-        embed.add_field(name="Failed", value=failure_text(job), inline=False)
+        embed.add_field(name="Status", value="Failed", inline=True)
+        embed.add_field(name="What went wrong", value=failure_text(job), inline=False)
     else:
-        embed.add_field(name="Cancelled", value="This job was cancelled; nothing will be posted.", inline=False)
+        embed.add_field(name="Status", value="Cancelled — nothing will be posted", inline=False)
     chosen = vod_text(job)
     if chosen:
         embed.add_field(name="VOD", value=chosen, inline=False)

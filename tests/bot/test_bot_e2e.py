@@ -79,7 +79,7 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
             for clip, direction in ((liked, "up"), (disliked, "down")):
                 h.click(h.double.messages[int(clip.message_id or 0)], f"hl:vote:{clip.id}:{direction}", user=voter)
         await h.double.wait_for(lambda: h.double.messages[int(disliked.message_id or 0)]["components"][0]
-                                ["components"][1]["label"] == "3", what="all votes counted")
+                                ["components"][1]["label"] == "Skip · 3", what="all votes counted")
         streamer = await h.storage.repo.find_streamer("somestreamer")
         assert streamer is not None
 
