@@ -53,7 +53,7 @@ class Recuts:
         admin = is_admin(interaction)
         key = (guild_id, f"recut:{user_id}")
         if not admin:
-            self.limiter.check(key, RECUTS_PER_HOUR)
+            self.limiter.check(key, RECUTS_PER_HOUR, "re-cuts")
         await interaction.response.defer(ephemeral=True, thinking=True)  # before the first database call
         clip, job = await self._clip_and_job(guild_id, clip_id)
         layout = cut.layout
