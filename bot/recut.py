@@ -23,8 +23,8 @@ from bot.state import BotState
 from bot.views.clip_buttons import Cut
 from storage.errors import JobNotFound, RecordNotFound, StorageError
 from storage.queue.port import JobQueue
-from storage.recuts import cut_key, recut_request
 from storage.records import Clip, Job, JobKind
+from storage.recuts import cut_key, recut_request
 from storage.repo.port import Repository
 
 if TYPE_CHECKING:

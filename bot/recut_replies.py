@@ -69,7 +69,7 @@ class RecutReplies:
         result: dict[str, Any] = job.result or {}
         clip_id = result.get("clip_id") or (job.payload or {}).get("clip_id")
         try:
-            clip = await self.repo.get_clip(int(clip_id))
+            clip = await self.repo.get_clip(int(str(clip_id)))
             source = await self.queue.get(clip.job_id)
         except (StorageError, TypeError, ValueError):
             await self.state.set_post(replace(post, done=True))

@@ -12,8 +12,8 @@ from detector.sources.media import probe
 from detector.synthetic.vod import SyntheticVod
 from storage.artifacts import ArtifactStore
 from storage.factory import Storage, open_storage
-from storage.recuts import cut_key, recut_request
 from storage.records import Clip, Job, JobKind, JobRequest, JobStatus
+from storage.recuts import cut_key, recut_request
 from storage.repo.port import ClipDraft
 from storage.url import sqlite_url
 

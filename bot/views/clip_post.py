@@ -51,7 +51,8 @@ def post_context(job: Job, total: int, *, channel_login: str | None = None,
                  channel_name: str | None = None) -> PostContext:
     """The context of ``job``'s posts; ``channel_*``: the streamer as stored, when the payload names none."""
     payload: dict[str, Any] = job.payload or {}
-    vod: dict[str, Any] = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    raw = payload.get("vod")
+    vod: dict[str, Any] = raw if isinstance(raw, dict) else {}
     media = payload.get("media") or payload.get("chat")
     login = str(vod.get("channel") or vod.get("newest_of") or channel_login or "") or None
     return PostContext(

@@ -77,7 +77,7 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
                                 what="the card linking the clips' thread")
         chat = {"{author}: {message}".format(**json.loads(line)) for line in sample_vod.chat_path.read_text().splitlines()
                 if line.strip()}
-        for post, clip in zip(posts, clips):
+        for post in posts:
             embed = post.body["embeds"][0]
             assert not has_metric(embed["title"]) and not has_metric(embed["description"].split("\n> ")[0])
             quoted = [line[2:] for line in embed["description"].split("\n") if line.startswith("> ")]
@@ -86,7 +86,7 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
         # Someone wants the moment before the best clip: a render-only job, posted as a reply to the clip.
         best = clips[0]
         recut = h.click(h.double.messages[int(best.message_id or 0)], f"hl:recut:{best.id}:10:0:h")
-        assert (await h.answer(recut)).startswith(f"Re-cutting clip #1 (+10 s before, 16:9).")
+        assert (await h.answer(recut)).startswith("Re-cutting clip #1 (+10 s before, 16:9).")
         queued = await h.storage.queue.list_jobs(statuses=[JobStatus.QUEUED])
         assert [j.kind for j in queued] == [JobKind.RENDER]
         await run_worker(h)

@@ -14,8 +14,8 @@ import pytest
 
 from bot.recut import RECUTS_PER_HOUR
 from highlights.doubles.discord import EPHEMERAL
-from storage.recuts import cut_key
 from storage.records import Clip, Job, JobKind, JobStatus
+from storage.recuts import cut_key
 from tests.bot.harness import ADMIN, ALICE, BOB, BotHarness
 from tests.bot.jobs import WORKER, finished_job
 
