@@ -57,7 +57,7 @@ def why_text(clip: Clip) -> str:
     audio = _number(e.get("audio_z"))
     if audio is not None and audio >= 2.0:
         reasons.append("it got much louder on stream" if audio >= 4.0 else "it got louder on stream")
-    if _text(e.get("quote")):
+    if _text(e.get("quote")) and len(reasons) < 3:
         reasons.append("the streamer said it out loud")
     seen = _text(e.get("caption")) or _vision_words(e.get("vision") or e.get("vlm"))
     if seen and not reasons:

@@ -117,6 +117,42 @@ async def test_a_post_names_the_streamer_the_vod_and_who_asked(h: BotHarness) ->
         assert watch["style"] == 5 and watch["label"].startswith("Watch at ") and "?t=" in watch["url"]
 
 
+async def test_the_readme_example_post(h: BotHarness) -> None:
+    """The clip post the README shows, word for word."""
+    from storage.repo.port import ClipDraft
+    from tests.bot.jobs import WORKER, claim
+
+    streamer = await h.storage.repo.upsert_streamer("somestreamer", display_name="SomeStreamer")
+    await h.answer(h.slash("highlights", vod=VOD_ID, top=3, streamer="somestreamer"))
+    job = await claim(h.storage)
+    vod = await h.storage.repo.upsert_vod(source=f"https://www.twitch.tv/videos/{VOD_ID}", twitch_vod_id=VOD_ID,
+                                          streamer_id=streamer.id)
+    said = {"summary": "chat ×4.1 over baseline (12.8 msg/s); PogChamp ×56, LUL ×41; audio z +4.5; chat lag 28 s",
+            "contributions": {"chat.hype": 1.9, "audio.rms": 0.9}, "chat_lag_s": 28.0, "chat_rate_ratio": 4.1,
+            "top_emotes": [["PogChamp", 56], ["LUL", 41]], "audio_z": 4.5, "segment": "gameplay",
+            "quote": "no way he hit that",
+            "chat_sample": ["frostninja: NO WAY", "pixelcat: CLIP IT", "megabean: PogChamp PogChamp"]}
+    drafts = [ClipDraft(rank=i + 1, start_s=3723.0 + 400 * i, end_s=3750.0 + 400 * i, peak_s=3735.0 + 400 * i,
+                        score=2.87 - i, signals={"chat.hype": 1.3}, explanation=said) for i in range(2)]
+    stored = await h.storage.repo.save_candidates(job.id, drafts, vod_id=vod.id)
+    assert await h.storage.queue.complete(job.id, WORKER, {"clips": [c.id for c in stored], "candidates": 2})
+    clip = (await posted(h, job))[0]
+    message = h.double.messages[int(clip.message_id or 0)]
+    embed = message["embeds"][0]
+    assert embed["author"] == {"name": "SomeStreamer", "url": "https://www.twitch.tv/somestreamer"}
+    assert embed["title"] == "“no way he hit that”"
+    assert embed["url"] == f"https://www.twitch.tv/videos/{VOD_ID}?t=1h02m03s"
+    assert embed["description"].split("\n") == [
+        "**#1 of 2** · 27 s · at 1:02:03",
+        "**Why it's here:** Chat went 4 times faster than usual, 56 people posted PogChamp and it got much louder "
+        "on stream during gameplay.",
+        "> frostninja: NO WAY", "> pixelcat: CLIP IT", "> megabean: PogChamp PogChamp",
+        f"Requested by <@{ALICE.id}>"]
+    assert embed["footer"]["text"] == f"👍 Keep / 👎 Skip teach the bot what this server likes · clip {clip.id} · job 1"
+    assert [[b["label"] for b in row["components"]] for row in message["components"]] == [
+        ["Keep · 0", "Skip · 0", "Details"], ["+10 s before", "+10 s after", "Vertical 9:16", "Watch at 1:02:03 on Twitch"]]
+
+
 async def test_details_answer_privately_with_the_numbers(h: BotHarness) -> None:
     job = await finished_job(h.storage, h.config.artifacts.root, clips=2)
     clip = (await posted(h, job))[0]
