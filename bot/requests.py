@@ -56,7 +56,8 @@ def check_login(login: str) -> str:
 
 
 def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool, streamer_id: int | None,
-                   video: TwitchVideo | None = None, newest_of: str | None = None) -> dict[str, Any]:
+                   video: TwitchVideo | None = None, newest_of: str | None = None,
+                   login: str | None = None) -> dict[str, Any]:
     """The DETECT job payload (see ``detector.job_payload``) for a checked reference and the command's options.
 
     ``video``: what Twitch said about the VOD (its title and channel go into ``vod``, for the card and
@@ -64,6 +65,8 @@ def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool,
     vod: dict[str, Any] = {"twitch_vod_id": ref.twitch_vod_id, "source": ref.source, "streamer_id": streamer_id}
     if video is not None:
         vod.update(title=video.title, channel=video.user_login)
+    elif login is not None:  # Twitch not asked: the streamer named in the request credits the posts
+        vod["channel"] = login
     if newest_of is not None:
         vod["newest_of"] = newest_of
     return {
@@ -121,7 +124,7 @@ class Requests:
         streamer_id = await self._streamer_id(login, video, owner)
         payload = detect_payload(ref, top=top, layout=layout or LAYOUTS[0], captions=bool(captions),
                                  streamer_id=streamer_id, video=video,
-                                 newest_of=owner.login if owner is not None else None)
+                                 newest_of=owner.login if owner is not None else None, login=login)
         result = await self.queue.enqueue(JobRequest(
             kind=JobKind.DETECT, payload=payload, dedupe_key=ref.dedupe_key(guild_id),
             priority=Priority.ADMIN if admin else Priority.PERSON, requested_by=user_id, guild_id=guild_id,
