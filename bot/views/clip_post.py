@@ -142,6 +142,8 @@ def clip_embed(clip: Clip, ctx: PostContext, *, note: str | None = None, thumbna
     if ctx.channel_name:
         embed.set_author(name=cut(ctx.channel_name, 80),
                          url=f"https://www.twitch.tv/{ctx.channel_login}" if ctx.channel_login else None)
+    elif ctx.twitch_vod_id:  # the streamer is unknown (no Twitch API, none named): the VOD itself is credited
+        embed.set_author(name=f"Twitch VOD {ctx.twitch_vod_id}", url=f"https://www.twitch.tv/videos/{ctx.twitch_vod_id}")
     elif ctx.source_name:
         embed.set_author(name=cut(ctx.source_name, 80))
     if thumbnail:

@@ -44,6 +44,16 @@ async def posted(h: BotHarness, job: Job) -> list[Clip]:
     return found
 
 
+def readable(message: dict[str, Any], *, twitch: bool = True) -> None:
+    """What every clip post must give a reader: who it is from, a title without metric words, and (for a Twitch
+    VOD) a link button to watch it there."""
+    embed = message["embeds"][0]
+    assert embed["author"]["name"] and not has_metric(embed["title"]), embed
+    links = [b for row in message["components"] for b in row["components"] if b["style"] == 5]
+    if twitch:
+        assert len(links) == 1 and links[0]["label"].startswith("Watch at ") and links[0]["url"] == embed["url"]
+
+
 def thread_posts(h: BotHarness, thread_id: str) -> list[Any]:
     return h.double.find("POST", f"/channels/{thread_id}/messages")
 
@@ -97,6 +107,9 @@ async def test_a_finished_job_is_posted_in_one_thread_with_files_links_and_butto
     assert third_embed["image"]["url"] == f"attachment://thumb-{clips[2].id}.jpg"
     assert ("📎 The video (12.0 MiB) is over this server's upload limit (10 MiB). Watch it on Twitch with the button "
             "below.") in third_embed["description"]
+    for clip in clips:
+        readable(h.double.messages[int(clip.message_id or 0)])
+    assert embed["author"] == {"name": f"Twitch VOD {VOD_ID}", "url": f"https://www.twitch.tv/videos/{VOD_ID}"}
     assert reel.body["embeds"][0]["footer"]["text"] == f"reel of job {job.id}"
     assert reel.body["embeds"][0]["title"] == "All of this VOD's clips in one video"
     assert [f["filename"] for f in reel.files] == [f"reel-{job.id}.mp4"]
@@ -109,6 +122,7 @@ async def test_a_post_names_the_streamer_the_vod_and_who_asked(h: BotHarness) ->
     clips = await posted(h, job)
     assert h.double.threads()[0]["name"] == "Highlights · “Finals night” · SomeStreamer"
     for clip in clips:
+        readable(h.double.messages[int(clip.message_id or 0)])
         embed = h.double.messages[int(clip.message_id or 0)]["embeds"][0]
         assert embed["author"] == {"name": "SomeStreamer", "url": "https://www.twitch.tv/somestreamer"}
         assert f"**#{clip.rank} of 2** · 27 s · at " in embed["description"]
@@ -181,6 +195,7 @@ async def test_local_vods_and_clips_without_renders_are_posted_without_a_link(h:
     message = h.double.messages[int(clips[0].message_id or 0)]
     embed = message["embeds"][0]
     assert "url" not in embed and embed["author"] == {"name": "local.mp4"}
+    readable(message, twitch=False)
     assert embed["description"].startswith("**#1 of 2** · 27 s · at 1:02:03 in local.mp4\n")
     assert all(b["style"] != 5 for row in message["components"] for b in row["components"])  # no public link
 
