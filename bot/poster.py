@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.channel_access import refusal_text
+from bot.clip_files import UPLOAD_MARGIN, choose_video, thumbnail
 from bot.errors import BotError
 from bot.state import BotState, JobPost
 from bot.views.clip_buttons import Cut, clip_view
@@ -51,11 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov", ".mkv"})
-NOT_VIDEO = frozenset({"thumb", "thumbnail", "poster"})
-UPLOAD_MARGIN = 64 * 1024
-"""Bytes kept free under the upload limit for the rest of the request."""
-MIB = 1024 * 1024
 REEL_MARK = "reel of job {job_id}"
 RETRY_MAX_S = 300.0
 PRUNE_EVERY_S = 3600.0
@@ -132,7 +127,7 @@ class Poster:
             oldest = utcnow() - timedelta(seconds=self.config.post_max_age_s)
             done = 0
             if self.recuts is not None:
-                await self._reply_recuts(oldest)
+                await self.recuts.run_once(oldest)
             for job in sorted(jobs, key=lambda j: j.id):
                 if job.kind is not JobKind.DETECT or not job.guild_id or not job.channel_id:
                     continue
@@ -158,25 +153,6 @@ class Poster:
                     self._retry_at[job.id] = (time.monotonic() + wait, failures, refusals)
                     log.warning("posting the clips of job %d failed (%s); trying again in %.1f s", job.id, exc, wait)
             return done
-
-    async def _reply_recuts(self, oldest: Any) -> None:
-        """Reply for re-cuts that ended (made, or failed) since the last pass."""
-        assert self.recuts is not None
-        ended = await self.queue.list_jobs(statuses=[JobStatus.SUCCEEDED, JobStatus.FAILED], limit=50)
-        for job in sorted(ended, key=lambda j: j.id):
-            if job.kind is not JobKind.RENDER or (job.finished_at is not None and job.finished_at < oldest):
-                continue
-            retry = self._retry_at.get(job.id)
-            if retry is not None and time.monotonic() < retry[0]:
-                continue
-            try:
-                await self.recuts.post_job(job)
-                self._retry_at.pop(job.id, None)
-            except (discord.HTTPException, discord.RateLimited) as exc:
-                failures = (retry[1] if retry else 0) + 1
-                wait = min(RETRY_MAX_S, self.config.post_retry_s * 2 ** failures)
-                self._retry_at[job.id] = (time.monotonic() + wait, failures, 0)
-                log.warning("replying with the re-cut of job %d failed (%s); trying again in %.1f s", job.id, exc, wait)
 
     async def _stop(self, job: Job, exc: BaseException) -> None:
         """Stop posting ``job`` after Discord refused it again and again; its card says why."""
@@ -263,10 +239,10 @@ class Poster:
 
     async def _send_clip(self, target: discord.PartialMessageable, ctx: PostContext, clip: Clip, layout: str,
                          limit: int) -> str:
-        path, note = self._choose_video(clip, layout, limit, twitch=ctx.twitch_vod_id is not None)
+        path, note = choose_video(self.config.artifacts, clip, layout, limit, twitch=ctx.twitch_vod_id is not None)
         cut = Cut.of_layout(layout)
         view = clip_view(clip, cut, watch_link(clip, ctx))
-        thumb = self._thumbnail(clip, limit) if path is None else None
+        thumb = thumbnail(self.config.artifacts, clip, limit) if path is None else None
         files = [discord.File(path, filename=f"clip-{clip.id}{path.suffix}")] if path else []
         if thumb is not None:
             files.append(discord.File(thumb, filename=f"thumb-{clip.id}{thumb.suffix}"))
@@ -280,18 +256,6 @@ class Poster:
             embed = clip_embed(clip, ctx, note=TOO_LARGE)
             message = await target.send(embed=embed, view=view)
         return str(message.id)
-
-    def _thumbnail(self, clip: Clip, limit: int) -> Path | None:
-        """The clip's rendered thumbnail (shown when no video is attached), if there is one that fits."""
-        rel = (clip.files or {}).get("thumb") or (clip.files or {}).get("thumbnail")
-        if not rel:
-            return None
-        try:
-            path = self.config.artifacts.resolve(rel)
-        except StorageError:
-            return None
-        return path if path.is_file() and path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") \
-            and path.stat().st_size <= limit else None
 
     async def _open_thread(self, channel_id: int, job: Job) -> str:
         channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
@@ -326,30 +290,6 @@ class Poster:
         guild = self.client.get_guild(int(guild_id))
         limit = guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         return max(limit - UPLOAD_MARGIN, 0)
-
-    def _choose_video(self, clip: Clip, layout: str, limit: int, *, twitch: bool) -> tuple[Path | None, str | None]:
-        """The file to attach (None: none fits or none was rendered) and a note for the embed."""
-        renders: list[tuple[int, Path]] = []
-        for key, rel in (clip.files or {}).items():
-            if key in NOT_VIDEO:
-                continue
-            try:
-                path = self.config.artifacts.resolve(rel)
-            except StorageError:
-                log.warning("clip %d: file %r is outside the artifact root; ignored", clip.id, rel)
-                continue
-            if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
-                renders.append((0 if key == layout else 1, path))
-        if not renders:
-            return None, (None if not clip.files else "The rendered video is missing on the server.")
-        renders.sort(key=lambda r: (r[0], -r[1].stat().st_size))
-        for _, path in renders:
-            if path.stat().st_size <= limit:
-                return path, None
-        smallest = min(p.stat().st_size for _, p in renders)
-        where = " Watch it on Twitch with the button below." if twitch else ""
-        return None, (f"The video ({smallest / MIB:.1f} MiB) is over this server's upload limit "
-                      f"({(limit + UPLOAD_MARGIN) / MIB:.0f} MiB).{where}")
 
     async def _send_reel(self, target: discord.PartialMessageable, job: Job, reel: str, limit: int) -> str:
         ctx = await self.context(job, 0)

@@ -10,7 +10,9 @@ failed gets a reply in words instead. Each job is replied to once (the bot state
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,7 +24,7 @@ from bot.views.clip_text import clip_title
 from bot.views.embed_limits import fit
 from storage.errors import StorageError
 from storage.queue.port import JobQueue
-from storage.records import Clip, Job, JobStatus
+from storage.records import Clip, Job, JobKind, JobStatus
 from storage.repo.port import Repository
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RETRY_MAX_S = 300.0
 RECUT_MARK = "re-cut job {job_id}"
 """The reply's footer (never "clip <id>": the poster finds clip posts by that)."""
 FAILED_TEXT = {
@@ -60,6 +63,27 @@ class RecutReplies:
         self.repo = repo
         self.state = state
         self.config = config
+        self._retry_at: dict[int, tuple[float, int]] = {}
+        """RENDER job id → (when to try replying again, failures so far)."""
+
+    async def run_once(self, oldest: datetime) -> None:
+        """Reply for re-cuts that ended (made, or failed) since ``oldest`` and are not answered yet (the poster's
+        loop calls this on each pass); a reply Discord refuses is tried again later with backoff."""
+        ended = await self.queue.list_jobs(statuses=[JobStatus.SUCCEEDED, JobStatus.FAILED], limit=50)
+        for job in sorted(ended, key=lambda j: j.id):
+            if job.kind is not JobKind.RENDER or (job.finished_at is not None and job.finished_at < oldest):
+                continue
+            retry = self._retry_at.get(job.id)
+            if retry is not None and time.monotonic() < retry[0]:
+                continue
+            try:
+                await self.post_job(job)
+                self._retry_at.pop(job.id, None)
+            except (discord.HTTPException, discord.RateLimited) as exc:
+                failures = (retry[1] if retry else 0) + 1
+                wait = min(RETRY_MAX_S, self.config.post_retry_s * 2 ** failures)
+                self._retry_at[job.id] = (time.monotonic() + wait, failures)
+                log.warning("replying with the re-cut of job %d failed (%s); trying again in %.1f s", job.id, exc, wait)
 
     async def post_job(self, job: Job) -> bool:
         """Reply for the finished RENDER ``job`` (once); False when there is nothing to reply to."""

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.views.card_words import eta_seconds, failure_text, found_text, stage_words
 from bot.views.clip_text import chat_lines, clip_title, details_text, has_metric, why_text
-from bot.views.job_card import card_embed, eta_seconds, failure_text, found_text, stage_words
+from bot.views.job_card import card_embed
 from storage.records import Clip, Job, JobKind, JobStatus
 
 NOW = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
