@@ -63,6 +63,9 @@ class _Live:
     tuned_from: int | None = None
     tuned_checked: bool = False
     task: asyncio.Task[None] | None = None
+    progress_seen: tuple[float, str | None] | None = None
+    """The job's last progress and stage, and (below) since when: how long progress has stood still."""
+    progress_since: float = 0.0
 
 
 def _as_dict(embed: discord.Embed) -> dict[str, Any]:
@@ -165,8 +168,13 @@ class CardTracker:
         position = await self.queue.queue_position(job.id) if job.status is JobStatus.QUEUED else None
         tuned_from = await self._tuned_from(live, job)
         post = await self.state.post(job.id) if job.status is JobStatus.SUCCEEDED else None
+        seen = (job.progress, job.stage)
+        if seen != live.progress_seen:
+            live.progress_seen, live.progress_since = seen, time.monotonic()
+        stalled = time.monotonic() - live.progress_since if job.status is JobStatus.RUNNING else 0.0
         embed = card_embed(job, now=utcnow().replace(microsecond=0), position=position, tuned_from=tuned_from,
-                           problem=post.problem if post is not None and post.stopped else None)
+                           problem=post.problem if post is not None and post.stopped else None,
+                           thread_id=post.thread_id if post is not None else None, stalled_s=round(stalled))
         wanted = _as_dict(embed)
         if job.status is JobStatus.SUCCEEDED and not live.finished_told and self.on_finished is not None:
             live.finished_told = True

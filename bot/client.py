@@ -23,11 +23,14 @@ from bot.config import BotConfig
 from bot.errors import UserFacingError
 from bot.limits import RateLimiter
 from bot.poster import Poster
+from bot.recut import Recuts
+from bot.recut_replies import RecutReplies
 from bot.replies import explain_error
 from bot.requests import Requests
 from bot.state import BotState
 from bot.tuner import Tuner
 from bot.twitch_checks import TwitchChecks
+from bot.views.clip_buttons import DetailsButton, RecutButton
 from bot.views.job_card import CancelButton
 from bot.views.votes import VoteButton
 from bot.voting import Voting
@@ -84,7 +87,9 @@ class HighlightsBot(commands.Bot):
             log.info("no Twitch API credentials: VODs are queued without checking them, channels are refused")
         self.requests = Requests(queue, repo, self.state, config, self.cards, RateLimiter(), self.twitch)
         self.voting = Voting(repo, self.tuner)
-        self.actions = Actions(self.requests, self.voting)
+        self.poster.recuts = RecutReplies(self, queue, repo, self.state, config)
+        self.recuts = Recuts(queue, repo, self.state, config, self.poster.recuts)
+        self.actions = Actions(self.requests, self.voting, self.recuts, self.poster)
 
     async def setup_hook(self) -> None:
         from bot.cogs.admin import AdminCog
@@ -93,7 +98,7 @@ class HighlightsBot(commands.Bot):
         from bot.cogs.tuning import TuningCog
 
         await self.state.load()
-        self.add_dynamic_items(VoteButton, CancelButton)
+        self.add_dynamic_items(VoteButton, DetailsButton, RecutButton, CancelButton)
         for cog in (RequestsCog(self), AutoclipCog(self), TuningCog(self), AdminCog(self)):
             await self.add_cog(cog)
         if self.config.sync_commands:

@@ -27,14 +27,14 @@ class RateLimiter:
         self._clock = clock
         self._hits: dict[tuple[str, str], deque[float]] = {}
 
-    def check(self, key: tuple[str, str], limit: int) -> None:
-        """Raise ``RateLimited`` when ``key`` already used up ``limit`` in the window."""
+    def check(self, key: tuple[str, str], limit: int, what: str = "requests") -> None:
+        """Raise ``RateLimited`` when ``key`` already used up ``limit`` in the window (``what``: the word for them)."""
         hits = self._recent(key)
         if limit <= 0:
-            raise RateLimited("Requests are turned off for members here (the per-hour limit is 0).")
+            raise RateLimited(f"{what.capitalize()} are turned off for members here (the per-hour limit is 0).")
         if len(hits) >= limit:
             wait = hits[0] + self.window_s - self._clock()
-            raise RateLimited(f"You reached the limit of {limit} requests per hour; "
+            raise RateLimited(f"You reached the limit of {limit} {what} per hour; "
                               f"try again in {human_duration(wait)}.")
 
     def record(self, key: tuple[str, str]) -> None:

@@ -26,35 +26,31 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.channel_access import refusal_text
+from bot.clip_files import UPLOAD_MARGIN, choose_video, thumbnail
 from bot.errors import BotError
 from bot.state import BotState, JobPost
-from bot.views.clip_post import clip_embed, clip_id_of
+from bot.views.clip_buttons import Cut, clip_view
+from bot.views.clip_post import PostContext, clip_embed, clip_id_of, post_context, watch_link
 from bot.views.embed_limits import fit
-from bot.views.job_card import job_label
-from bot.views.votes import vote_view
+from bot.views.job_card import thread_name
 from bot.wakeup import pause
 from storage.clock import utcnow
-from storage.errors import StorageError
+from storage.errors import RecordNotFound, StorageError
 from storage.queue.port import JobQueue
 from storage.records import Clip, Job, JobKind, JobStatus
 from storage.repo.port import Repository
 
 if TYPE_CHECKING:
     from bot.config import BotConfig
+    from bot.recut_replies import RecutReplies
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov", ".mkv"})
-NOT_VIDEO = frozenset({"thumb", "thumbnail", "poster"})
-UPLOAD_MARGIN = 64 * 1024
-"""Bytes kept free under the upload limit for the rest of the request."""
-MIB = 1024 * 1024
 REEL_MARK = "reel of job {job_id}"
 RETRY_MAX_S = 300.0
 PRUNE_EVERY_S = 3600.0
@@ -90,6 +86,8 @@ class Poster:
         self._task: asyncio.Task[None] | None = None
         self._retry_at: dict[int, tuple[float, int, int]] = {}
         """Job id → (when to try again, failures, refusals among them)."""
+        self.recuts: RecutReplies | None = None
+        """Replies for finished re-cuts (RENDER jobs), posted from the same loop."""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="clip-poster")
@@ -128,6 +126,8 @@ class Poster:
             jobs = await self.queue.list_jobs(statuses=[JobStatus.SUCCEEDED], limit=50)
             oldest = utcnow() - timedelta(seconds=self.config.post_max_age_s)
             done = 0
+            if self.recuts is not None:
+                await self.recuts.run_once(oldest)
             for job in sorted(jobs, key=lambda j: j.id):
                 if job.kind is not JobKind.DETECT or not job.guild_id or not job.channel_id:
                     continue
@@ -210,12 +210,12 @@ class Poster:
             found = await self._already_sent(int(thread_id))
         target = self.client.get_partial_messageable(int(thread_id), guild_id=int(job.guild_id))
         limit = self._upload_limit(job.guild_id)
-        vod_id, source_name = _vod_facts(job)
         layout = str(((job.payload or {}).get("render") or {}).get("layout") or "16:9")
+        ctx = await self.context(job, len(clips))
         for clip in pending:
             sent = found.get(f"clip {clip.id}")
             if sent is None:
-                sent = await self._send_clip(target, job, clip, layout, limit, vod_id, source_name)
+                sent = await self._send_clip(target, ctx, clip, layout, limit)
             await self.repo.set_clip_message(clip.id, message_id=sent, channel_id=str(channel_id),
                                              thread_id=str(thread_id))
         if reel is not None and not post.reel_message_id:
@@ -224,19 +224,37 @@ class Poster:
         log.info("posted %d clip(s) of job %d in thread %s", len(pending), job.id, thread_id)
         return await self.state.set_post(replace(post, done=True))
 
-    async def _send_clip(self, target: discord.PartialMessageable, job: Job, clip: Clip, layout: str, limit: int,
-                         vod_id: str | None, source_name: str | None) -> str:
-        path, note = self._choose_video(clip, layout, limit, twitch=vod_id is not None)
-        embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=note)
-        file = discord.File(path, filename=f"clip-{clip.id}{path.suffix}") if path else None
+    async def context(self, job: Job, total: int) -> PostContext:
+        """What the job's posts say about it; the streamer's stored name when the payload has none."""
+        vod = (job.payload or {}).get("vod")
+        streamer_id = vod.get("streamer_id") if isinstance(vod, dict) else None
+        login = name = None
+        if isinstance(streamer_id, int):
+            try:
+                streamer = await self.repo.get_streamer(streamer_id)
+                login, name = streamer.login, streamer.display_name or streamer.login
+            except RecordNotFound:
+                pass
+        return post_context(job, total, channel_login=login, channel_name=name)
+
+    async def _send_clip(self, target: discord.PartialMessageable, ctx: PostContext, clip: Clip, layout: str,
+                         limit: int) -> str:
+        path, note = choose_video(self.config.artifacts, clip, layout, limit, twitch=ctx.twitch_vod_id is not None)
+        cut = Cut.of_layout(layout)
+        view = clip_view(clip, cut, watch_link(clip, ctx))
+        thumb = thumbnail(self.config.artifacts, clip, limit) if path is None else None
+        files = [discord.File(path, filename=f"clip-{clip.id}{path.suffix}")] if path else []
+        if thumb is not None:
+            files.append(discord.File(thumb, filename=f"thumb-{clip.id}{thumb.suffix}"))
+        embed = clip_embed(clip, ctx, note=note, thumbnail=f"thumb-{clip.id}{thumb.suffix}" if thumb else None)
         try:
-            message = await target.send(embed=embed, file=file, view=vote_view(clip))  # type: ignore[arg-type]
+            message = await target.send(embed=embed, files=files, view=view)
         except discord.HTTPException as exc:
-            if exc.status != 413 or file is None:
+            if exc.status != 413 or not files:
                 raise
             log.warning("clip %d: Discord found its file too large (%s); posting it without the file", clip.id, exc)
-            embed = clip_embed(clip, job_id=job.id, twitch_vod_id=vod_id, source_name=source_name, note=TOO_LARGE)
-            message = await target.send(embed=embed, view=vote_view(clip))
+            embed = clip_embed(clip, ctx, note=TOO_LARGE)
+            message = await target.send(embed=embed, view=view)
         return str(message.id)
 
     async def _open_thread(self, channel_id: int, job: Job) -> str:
@@ -245,7 +263,7 @@ class Poster:
             return str(channel.id)  # requested inside a thread: post there
         if not isinstance(channel, discord.TextChannel):
             raise PostingError(f"channel {channel_id} cannot hold clip threads; choose a text channel with /setup")
-        name = f"Highlights · {job_label(job)} · job {job.id}"[:100]
+        name = thread_name(job, await self.context(job, 0))
         thread = await channel.create_thread(name=name, type=discord.ChannelType.public_thread,
                                              auto_archive_duration=1440, reason=f"clips of job {job.id}")
         return str(thread.id)
@@ -273,32 +291,11 @@ class Poster:
         limit = guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         return max(limit - UPLOAD_MARGIN, 0)
 
-    def _choose_video(self, clip: Clip, layout: str, limit: int, *, twitch: bool) -> tuple[Path | None, str | None]:
-        """The file to attach (None: none fits or none was rendered) and a note for the embed."""
-        renders: list[tuple[int, Path]] = []
-        for key, rel in (clip.files or {}).items():
-            if key in NOT_VIDEO:
-                continue
-            try:
-                path = self.config.artifacts.resolve(rel)
-            except StorageError:
-                log.warning("clip %d: file %r is outside the artifact root; ignored", clip.id, rel)
-                continue
-            if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
-                renders.append((0 if key == layout else 1, path))
-        if not renders:
-            return None, (None if not clip.files else "The rendered video is missing on the server.")
-        renders.sort(key=lambda r: (r[0], -r[1].stat().st_size))
-        for _, path in renders:
-            if path.stat().st_size <= limit:
-                return path, None
-        smallest = min(p.stat().st_size for _, p in renders)
-        where = " Watch it on Twitch with the link above." if twitch else ""
-        return None, (f"The video ({smallest / MIB:.1f} MiB) is over this server's upload limit "
-                      f"({(limit + UPLOAD_MARGIN) / MIB:.0f} MiB).{where}")
-
     async def _send_reel(self, target: discord.PartialMessageable, job: Job, reel: str, limit: int) -> str:
-        embed = discord.Embed(title="Compilation reel", colour=discord.Colour.gold())
+        ctx = await self.context(job, 0)
+        of = f" of “{ctx.vod_title}”" if ctx.vod_title else (f" of {ctx.channel_name}'s VOD" if ctx.channel_name else "")
+        embed = discord.Embed(title=f"All of this VOD's clips in one video{of}"[:256], colour=discord.Colour.gold(),
+                              description="The clips above, best first, one after another — handy for sharing.")
         embed.set_footer(text=REEL_MARK.format(job_id=job.id))
         file: discord.File | None = None
         try:
@@ -308,7 +305,7 @@ class Poster:
         if path is not None and path.is_file() and path.stat().st_size <= limit:
             file = discord.File(path, filename=f"reel-{job.id}{path.suffix}")
         else:
-            embed.description = "The reel is too large to upload here (or missing)."
+            embed.description = "The reel is over this server's upload limit (or missing), so it is not attached."
         try:
             message = await target.send(embed=fit(embed), file=file)  # type: ignore[arg-type]
         except discord.HTTPException as exc:
@@ -324,11 +321,3 @@ def _reel_path(job: Job) -> str | None:
     if isinstance(reel, dict):
         reel = reel.get("path")
     return str(reel) if reel else None
-
-
-def _vod_facts(job: Job) -> tuple[str | None, str | None]:
-    payload = job.payload or {}
-    vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
-    twitch = str(vod["twitch_vod_id"]) if vod and vod.get("twitch_vod_id") else None
-    media = payload.get("media") or payload.get("chat")
-    return twitch, Path(str(media)).name if media else None

@@ -25,7 +25,7 @@ from bot.permissions import is_admin, require_guild, require_requester
 from bot.replies import ANSWERED, tell
 from bot.state import BotState, CardRef
 from bot.twitch_checks import TwitchChecks, channel_needs_api, display
-from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label, plain
+from bot.views.job_card import STATUS_TEXT, card_embed, card_view, job_label, plain, stage_words
 from bot.vodref import VodRef, parse_vod
 from storage.clock import utcnow
 from storage.errors import JobNotFound
@@ -56,7 +56,8 @@ def check_login(login: str) -> str:
 
 
 def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool, streamer_id: int | None,
-                   video: TwitchVideo | None = None, newest_of: str | None = None) -> dict[str, Any]:
+                   video: TwitchVideo | None = None, newest_of: str | None = None,
+                   login: str | None = None) -> dict[str, Any]:
     """The DETECT job payload (see ``detector.job_payload``) for a checked reference and the command's options.
 
     ``video``: what Twitch said about the VOD (its title and channel go into ``vod``, for the card and
@@ -64,6 +65,8 @@ def detect_payload(ref: VodRef, *, top: int | None, layout: str, captions: bool,
     vod: dict[str, Any] = {"twitch_vod_id": ref.twitch_vod_id, "source": ref.source, "streamer_id": streamer_id}
     if video is not None:
         vod.update(title=video.title, channel=video.user_login)
+    elif login is not None:  # Twitch not asked: the streamer named in the request credits the posts
+        vod["channel"] = login
     if newest_of is not None:
         vod["newest_of"] = newest_of
     return {
@@ -121,7 +124,7 @@ class Requests:
         streamer_id = await self._streamer_id(login, video, owner)
         payload = detect_payload(ref, top=top, layout=layout or LAYOUTS[0], captions=bool(captions),
                                  streamer_id=streamer_id, video=video,
-                                 newest_of=owner.login if owner is not None else None)
+                                 newest_of=owner.login if owner is not None else None, login=login)
         result = await self.queue.enqueue(JobRequest(
             kind=JobKind.DETECT, payload=payload, dedupe_key=ref.dedupe_key(guild_id),
             priority=Priority.ADMIN if admin else Priority.PERSON, requested_by=user_id, guild_id=guild_id,
@@ -230,7 +233,7 @@ class Requests:
             position = await self.queue.queue_position(job.id)
             state += f" (#{position} in line)" if position else ""
         elif job.status is JobStatus.RUNNING:
-            state += f" {job.progress * 100:.0f}% {job.stage or ''}".rstrip()
+            state += f" {job.progress * 100:.0f}%: {stage_words(job.stage)}"
         who = f" — <@{job.requested_by}>" if job.requested_by and job.requested_by.isdigit() else ""
         problem = (await self.state.post(job.id)).problem
         return f"#{job.id} {job_label(job)}: {state}{who}" + (f"\n  ⚠️ {problem}" if problem else "")

@@ -2,7 +2,8 @@
 
 Consumes jobs from the ``JobQueue`` port and writes through the ``Repository`` port and an
 ``ArtifactStore``; never touches one backend's internals. DETECT jobs are run by
-``detector.detect_job.DetectJob`` (payload → detection → clips → renders), ADAPT jobs by
+``detector.detect_job.DetectJob`` (payload → detection → clips → renders), RENDER jobs (a re-cut of one
+stored clip, no detection) by ``detector.recut_job.RecutJob``, ADAPT jobs by
 ``detector.adapt_job.AdaptJob`` (viewers' clips and votes → a community's ranker), CLEANUP jobs here. The
 heavy work runs in a thread while the event loop heartbeats every ``heartbeat_s`` of the job's kind
 (``storage.queue.timeouts``), writes progress and watches for a cancel request, a lost lease or a
@@ -46,7 +47,7 @@ class WorkerOptions:
     """How one worker process behaves (``highlights worker`` options)."""
 
     worker_id: str
-    kinds: tuple[JobKind, ...] = (JobKind.DETECT, JobKind.CLEANUP, JobKind.ADAPT)
+    kinds: tuple[JobKind, ...] = (JobKind.DETECT, JobKind.RENDER, JobKind.CLEANUP, JobKind.ADAPT)
     device: str = "auto"
     """Compute device for jobs that do not name one (``auto``: a GPU when one is visible)."""
     grace_s: float = 30.0
@@ -195,6 +196,8 @@ class Worker:
         try:
             if job.kind is JobKind.DETECT:
                 result = await self._detect(job, control)
+            elif job.kind is JobKind.RENDER:
+                result = await self._recut(job, control)
             elif job.kind is JobKind.CLEANUP:
                 result = await self._cleanup(job, control)
             elif job.kind is JobKind.ADAPT:
@@ -254,6 +257,11 @@ class Worker:
         from detector.detect_job import DetectJob
 
         return await DetectJob(self.repo, self.artifacts, self.options.device).run(job, control)
+
+    async def _recut(self, job: Job, control: JobControl) -> dict[str, Any]:
+        from detector.recut_job import RecutJob
+
+        return await RecutJob(self.repo, self.artifacts).run(job, control)
 
     async def _adapt(self, job: Job, control: JobControl) -> dict[str, Any]:
         from detector.adapt_job import AdaptJob

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 JOB_LOG_FORMAT = "%(levelname)s %(name)s [%(job)s]: %(message)s"
 _CLI_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-HANDLED_KINDS = ("detect", "cleanup")
+HANDLED_KINDS = ("detect", "cleanup", "render")
 """Kinds this worker has handlers for (``poll`` has none yet: asked for, it is skipped with a warning)."""
 STOP_MARGIN_S = 15.0
 """A child gets its grace period plus this long to exit after SIGTERM before it is killed."""

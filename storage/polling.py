@@ -72,7 +72,7 @@ def poll_request(subscription: Subscription) -> JobRequest:
 
 def detect_request(subscription: Subscription, streamer_id: int, video: TwitchVideo) -> JobRequest:
     payload = {"vod": {"twitch_vod_id": video.id, "streamer_id": streamer_id, "title": video.title,
-                       "source": video.url},
+                       "channel": video.user_login, "source": video.url},
                "render": dict(DEFAULT_RENDER), "transcript": True, "hybrid": True}
     return JobRequest(kind=JobKind.DETECT, payload=payload, dedupe_key=detect_dedupe_key(subscription.guild_id, video.id),
                       priority=Priority.SCHEDULED, requested_by=REQUESTED_BY, guild_id=subscription.guild_id,

@@ -34,6 +34,8 @@ class JobKind(enum.StrEnum):
     """Apply the artifact retention policy: control queue."""
     ADAPT = "adapt"
     """Refit a guild × streamer's chat ranker from its viewers' clips and votes: control queue (CPU)."""
+    RENDER = "render"
+    """Re-cut one stored clip (more before or after, another layout): render only, no detection; GPU queue."""
 
 
 class Priority(enum.IntEnum):

@@ -410,7 +410,7 @@ def test_run_starts_a_worker_and_stops_cleanly_on_sigterm(url: str, tmp_path: Pa
     reader = LineReader(proc)
     try:
         child = int(reader.wait_for(r"started worker \(pid (\d+)\)").group(1))
-        reader.wait_for(r"claiming detect,cleanup jobs")
+        reader.wait_for(r"claiming detect,cleanup,render jobs")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

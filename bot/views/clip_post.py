@@ -1,35 +1,67 @@
-"""A posted clip: title, score breakdown, segment label and VOD deep link, as an embed (pure functions).
+"""A posted clip as a community reads it: who streamed it, a title in words, why it is here, where to watch.
 
-Consumes a ``Clip`` (its ``signals`` and ``explanation`` as the worker stored them), the job's
-VOD facts and an optional note (why no video is attached); produces a ``discord.Embed``. The
-footer carries ``clip <id>``: after a crash between sending and recording a message, the poster
-finds the message by it instead of posting the clip again.
-
-Explanation keys read: ``summary``, ``chat_rate_ratio``, ``top_emotes``, ``audio_z``, and when the
-detector provides them ``quote`` / ``transcript`` (speech), ``vision`` / ``vlm`` (what the VLM saw),
-``segment`` (gameplay, talking, menu, other: shown with an icon), ``caption`` (the captioning model's
-line: the description) and ``muted_s`` (seconds of the clip Twitch muted for DMCA: a warning line).
-
-Every piece is cut to fit Discord's embed limits (title 256, description 4096, field value 1024,
-6000 characters in all) with room to spare.
+Consumes a ``Clip`` (its explanation, rank, span), a ``PostContext`` (the job's VOD facts, the
+streamer, who asked, how many clips the job found) and an optional note (why no video is attached);
+produces a ``discord.Embed`` (pure functions). The streamer is the embed's author (name and channel
+link); the title is what was said, else what chat said most, else what the picture shows
+(``bot.views.clip_text``); the description gives "#1 of 8", the duration, where it is in the VOD,
+"Why it's here" with two or three real chat lines, and who asked. The footer carries ``clip <id>``:
+after a crash between sending and recording a message, the poster finds the message by it instead of
+posting the clip again. Every piece is cut to fit Discord's embed limits.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 import discord
 
-from bot.views.embed_limits import fit
-from storage.records import Clip
+from bot.views.clip_text import chat_lines, clip_title, why_text
+from bot.views.embed_limits import cut, fit
+from storage.records import Clip, Job
 
 FOOTER_MARK = re.compile(r"\bclip (\d+)\b")
-TITLE_MAX = 256
-FIELD_MAX = 1024
 CAPTION_MAX = 300
-SEGMENT_ICONS = {"gameplay": "🎮", "talking": "🗣️", "menu": "📋", "other": "🎬"}
+SCHEDULER = "scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class PostContext:
+    """What a clip post says about the job it came from."""
+
+    job_id: int
+    total: int
+    """Clips the job posts (the "of 8" in "#1 of 8")."""
+    twitch_vod_id: str | None = None
+    source_name: str | None = None
+    """A local file's name (no public link exists for it)."""
+    vod_title: str | None = None
+    channel_login: str | None = None
+    channel_name: str | None = None
+    requested_by: str | None = None
+    """A Discord user id, ``scheduler``, or None."""
+    finished_at: datetime | None = None
+
+
+def post_context(job: Job, total: int, *, channel_login: str | None = None,
+                 channel_name: str | None = None) -> PostContext:
+    """The context of ``job``'s posts; ``channel_*``: the streamer as stored, when the payload names none."""
+    payload: dict[str, Any] = job.payload or {}
+    raw = payload.get("vod")
+    vod: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    media = payload.get("media") or payload.get("chat")
+    login = str(vod.get("channel") or vod.get("newest_of") or channel_login or "") or None
+    return PostContext(
+        job_id=job.id, total=total,
+        twitch_vod_id=str(vod["twitch_vod_id"]) if vod.get("twitch_vod_id") else None,
+        source_name=PurePath(str(media)).name if media else None,
+        vod_title=str(vod["title"]).strip() or None if isinstance(vod.get("title"), str) else None,
+        channel_login=login, channel_name=channel_name or login, requested_by=job.requested_by,
+        finished_at=job.finished_at)
 
 
 def twitch_time(seconds: float) -> str:
@@ -45,96 +77,78 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def spoken_duration(seconds: float) -> str:
+    """``27`` → ``27 s``; ``83`` → ``1 min 23 s``."""
+    s = max(int(round(seconds)), 1)
+    return f"{s} s" if s < 60 else f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+
+
 def deep_link(twitch_vod_id: str, seconds: float) -> str:
     return f"https://www.twitch.tv/videos/{twitch_vod_id}?t={twitch_time(seconds)}"
 
 
-def clip_title(clip: Clip) -> str:
-    """A transcript quote when there is one, else the detector's one-line summary."""
-    e = clip.explanation or {}
-    quote = e.get("quote") or e.get("transcript")
-    if isinstance(quote, str) and quote.strip():
-        text = f"“{quote.strip()}”"
-    else:
-        text = str(e.get("summary") or f"Highlight #{clip.rank}")
-    text = f"#{clip.rank} · {text}"
-    return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "…"
+def watch_link(clip: Clip, ctx: PostContext) -> tuple[str, str] | None:
+    """The link button's label and address ("Watch at 1:02:03 on Twitch"); None for a local file."""
+    if not ctx.twitch_vod_id:
+        return None
+    return f"Watch at {clock(clip.start_s)} on Twitch", deep_link(ctx.twitch_vod_id, clip.start_s)
 
 
-def breakdown(clip: Clip) -> list[str]:
-    """The score's reasons, one short line each."""
+def requested_text(ctx: PostContext) -> str | None:
+    if ctx.requested_by == SCHEDULER:
+        return "Auto-clipped from the newest VOD"
+    if ctx.requested_by and ctx.requested_by.isdigit():
+        return f"Requested by <@{ctx.requested_by}>"  # a mention inside an embed shows the name, pings no one
+    return None
+
+
+def plain(text: str, limit: int) -> str:
+    """Someone else's text (a VOD title, a file name) shown as typed."""
+    return discord.utils.escape_markdown(cut(" ".join(text.split()), limit))
+
+
+def description(clip: Clip, ctx: PostContext, note: str | None = None) -> str:
+    """The lines under the title (see the module docstring)."""
     e: dict[str, Any] = clip.explanation or {}
-    lines: list[str] = []
-    ratio = _number(e.get("chat_rate_ratio"))
-    if ratio is not None:
-        lines.append(f"chat ×{ratio:.1f} over baseline")
-    emotes = e.get("top_emotes") or []
-    names = [str(item[0]) for item in emotes if isinstance(item, list | tuple) and item][:3]
-    if names:
-        lines.append("top emotes " + ", ".join(names))
-    audio = _number(e.get("audio_z"))
-    if audio is not None:
-        lines.append(f"audio z {audio:.1f}")
-    speech = e.get("transcript")
-    if isinstance(speech, str) and speech.strip() and speech.strip() != str(e.get("quote") or "").strip():
-        lines.append(f"said: “{_short(speech.strip(), 120)}”")
-    vision = e.get("vision") or e.get("vlm")
-    if isinstance(vision, str) and vision.strip():
-        lines.append(f"seen: {_short(vision.strip(), 120)}")
-    return lines
-
-
-def segment_label(explanation: dict[str, Any]) -> str | None:
-    """``🎮 gameplay`` / ``🗣️ talking`` for the clip's segment (None when it was not segmented)."""
-    segment = explanation.get("segment")
-    if not isinstance(segment, str) or not segment.strip():
-        return None
-    name = _short(segment.strip(), 60)
-    icon = SEGMENT_ICONS.get(name.lower())
-    return f"{icon} {name}" if icon else name
-
-
-def muted_line(explanation: dict[str, Any]) -> str | None:
-    """The DMCA warning when part of the clip is muted on Twitch (None when nothing is)."""
-    muted = _number(explanation.get("muted_s"))
-    if muted is None or muted <= 0:
-        return None
-    return f"⚠️ {max(round(muted), 1)} s of this clip are muted on Twitch (DMCA)"
-
-
-def description(explanation: dict[str, Any]) -> str | None:
-    """The caption (italic) and the muted warning, one line each."""
-    lines = []
-    caption = explanation.get("caption")
+    where = f"at {clock(clip.start_s)}"
+    if ctx.vod_title:
+        where += f" of “{plain(ctx.vod_title, 80)}”"
+    elif ctx.source_name and not ctx.twitch_vod_id:
+        where += f" in {plain(ctx.source_name, 80)}"
+    lines = [f"**#{clip.rank} of {max(ctx.total, clip.rank)}** · {spoken_duration(clip.end_s - clip.start_s)} · {where}"]
+    caption = e.get("caption")
     if isinstance(caption, str) and caption.strip():
-        lines.append(f"*{discord.utils.escape_markdown(_short(' '.join(caption.split()), CAPTION_MAX))}*")
-    muted = muted_line(explanation)
-    if muted:
-        lines.append(muted)
-    return "\n".join(lines) or None
-
-
-def clip_embed(clip: Clip, *, job_id: int, twitch_vod_id: str | None, source_name: str | None = None,
-               note: str | None = None) -> discord.Embed:
-    """The clip's message embed (see the module docstring)."""
-    link = deep_link(twitch_vod_id, clip.start_s) if twitch_vod_id else None
-    explanation: dict[str, Any] = clip.explanation or {}
-    embed = discord.Embed(title=clip_title(clip), url=link, colour=discord.Colour.purple(),
-                          description=description(explanation))
-    score = _number(clip.score)
-    reasons = breakdown(clip)
-    embed.add_field(name="Score", value=_short((f"**{score:.2f}**" if score is not None else "—")
-                                               + ("\n" + "\n".join(reasons) if reasons else ""), FIELD_MAX),
-                    inline=True)
-    segment = segment_label(explanation)
-    if segment:
-        embed.add_field(name="Segment", value=segment, inline=True)
-    span = f"{clock(clip.start_s)}–{clock(clip.end_s)}"
-    where = f"[{span} on Twitch]({link})" if link else f"{span}" + (f" in {source_name}" if source_name else "")
-    embed.add_field(name="In the VOD", value=where, inline=False)
+        lines.append(f"*{plain(caption, CAPTION_MAX)}*")
+    lines.append(f"**Why it's here:** {why_text(clip)}")
+    said = chat_lines(clip)
+    if said:
+        lines.append("\n".join(f"> {line}" for line in said))
+    muted = _number(e.get("muted_s"))
+    if muted is not None and muted > 0:
+        lines.append(f"⚠️ {max(round(muted), 1)} s of this clip are muted on Twitch (DMCA)")
     if note:
-        embed.add_field(name="Video", value=note[:1000], inline=False)
-    embed.set_footer(text=f"clip {clip.id} · job {job_id} · rank {clip.rank}")
+        lines.append(f"📎 {note}")
+    who = requested_text(ctx)
+    if who:
+        lines.append(who)
+    return "\n".join(lines)
+
+
+def clip_embed(clip: Clip, ctx: PostContext, *, note: str | None = None, thumbnail: str | None = None) -> discord.Embed:
+    """The clip's message embed; ``thumbnail``: an attachment's file name to show as the picture."""
+    link = watch_link(clip, ctx)
+    embed = discord.Embed(title=clip_title(clip), url=link[1] if link else None, colour=discord.Colour.purple(),
+                          description=description(clip, ctx, note), timestamp=ctx.finished_at)
+    if ctx.channel_name:
+        embed.set_author(name=cut(ctx.channel_name, 80),
+                         url=f"https://www.twitch.tv/{ctx.channel_login}" if ctx.channel_login else None)
+    elif ctx.twitch_vod_id:  # the streamer is unknown (no Twitch API, none named): the VOD itself is credited
+        embed.set_author(name=f"Twitch VOD {ctx.twitch_vod_id}", url=f"https://www.twitch.tv/videos/{ctx.twitch_vod_id}")
+    elif ctx.source_name:
+        embed.set_author(name=cut(ctx.source_name, 80))
+    if thumbnail:
+        embed.set_image(url=f"attachment://{thumbnail}")
+    embed.set_footer(text=f"👍 Keep / 👎 Skip teach the bot what this server likes · clip {clip.id} · job {ctx.job_id}")
     return fit(embed)
 
 
@@ -152,8 +166,4 @@ def _number(value: Any) -> float | None:
         v = float(value)
     except (TypeError, ValueError):
         return None
-    return v if math.isfinite(v) else None
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return v if v == v and v not in (float("inf"), float("-inf")) else None

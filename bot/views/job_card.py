@@ -1,9 +1,15 @@
-"""The job card: a job's state as an embed (queue position, stage, percent, ETA) and its cancel button.
+"""The job card: a job's state in plain words (queue position, what it is doing, time so far, an honest
+ETA, where the clips went) and its cancel button.
 
-Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with,
-the time now); produces a ``discord.Embed`` and a view. When Twitch told the bot about the VOD, the
-card names it (title, channel, and "the channel's newest VOD" when the request named a channel). Pure functions: the same inputs give the
-same card, so the tracker edits a message only when its card really changed.
+Consumes a ``Job`` (and what the tracker knows around it: queue position, the tuning it runs with, the
+clips' thread, how long progress has stood still, the time now); produces a ``discord.Embed`` and a
+view. The title names the VOD's title and its streamer when Twitch told the bot about them. Stages
+are said in words ("Reading chat", "Listening for hype", "Cutting clip 2 of 8", ``stage_words``); the
+ETA appears only once it can be honest (``eta_seconds``: enough progress and time to measure a rate,
+never less than the time progress has already stood still); a finished card links the thread and says
+why there are fewer clips than asked, or none; a failure says what went wrong and what to try
+(``failure_text``). Pure functions: the same inputs give the same card, so the tracker edits a
+message only when its card really changed.
 """
 
 from __future__ import annotations
@@ -16,8 +22,16 @@ from typing import Any
 
 import discord
 
+from bot.views.card_words import (
+    eta_seconds,
+    failure_text,
+    found_text,
+    plain,
+    stage_words,
+)
+from bot.views.clip_post import PostContext
 from bot.views.embed_limits import fit
-from storage.records import Job, JobStatus
+from storage.records import Job, JobKind, JobStatus
 
 CARD_TITLE = "Highlights · "
 CARD_FOOTER = re.compile(r"^job (\d+)\b")
@@ -41,22 +55,34 @@ STATUS_TEXT = {
 
 
 def job_label(job: Job) -> str:
-    """Short name of what the job works on (Twitch VOD id or file name)."""
+    """Short name of what the job works on: the VOD's title (and streamer), else its id or file name."""
     payload: dict[str, Any] = job.payload or {}
+    if job.kind is JobKind.RENDER:
+        return f"re-cut of clip {payload.get('clip_id')}"
     vod = payload.get("vod") if isinstance(payload.get("vod"), dict) else {}
+    channel = str(vod.get("channel") or vod.get("newest_of") or "") if vod else ""
+    if vod and isinstance(vod.get("title"), str) and vod["title"].strip():
+        title = " ".join(vod["title"].split())
+        title = title if len(title) <= 60 else title[:59] + "…"
+        return f"“{title}”" + (f" by {channel}" if channel else "")
     if vod and vod.get("twitch_vod_id"):
-        return f"Twitch VOD {vod['twitch_vod_id']}"
+        return f"{channel}'s VOD {vod['twitch_vod_id']}" if channel else f"Twitch VOD {vod['twitch_vod_id']}"
     for key in ("media", "chat"):
         if payload.get(key):
             return PurePath(str(payload[key])).name
     return f"job {job.id}"
 
 
-def plain(text: str, limit: int = 200) -> str:
-    """Someone else's text (a VOD title) shown as typed: markdown and masked-link brackets escaped, cut."""
-    text = " ".join(text.split())
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return discord.utils.escape_markdown(text).replace("[", "\\[").replace("]", "\\]")
+def thread_name(job: Job, ctx: PostContext) -> str:
+    """The clips' thread: ``Highlights · “Finals night” · Streamer`` (Discord allows 100 characters)."""
+    parts = ["Highlights"]
+    if ctx.vod_title:
+        parts.append(f"“{' '.join(ctx.vod_title.split())[:60]}”")
+    if ctx.channel_name:
+        parts.append(ctx.channel_name[:30])
+    if len(parts) == 1:
+        parts.append(job_label(job)[:60])
+    return " · ".join(parts)[:100]
 
 
 def vod_text(job: Job) -> str | None:
@@ -91,40 +117,35 @@ def human_duration(seconds: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def eta_seconds(job: Job, now: datetime) -> float | None:
-    """Time left for a running job from its progress so far (None until there is enough to go on)."""
-    if job.status is not JobStatus.RUNNING or job.started_at is None or job.progress < 0.03:
-        return None
-    elapsed = (now - job.started_at).total_seconds()
-    if elapsed <= 0:
-        return None
-    return elapsed * (1.0 - job.progress) / job.progress
-
-
 def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_from: int | None = None,
-               clips: int | None = None, problem: str | None = None) -> discord.Embed:
+               clips: int | None = None, problem: str | None = None, thread_id: str | None = None,
+               stalled_s: float = 0.0) -> discord.Embed:
     """The card of ``job`` at ``now``; ``tuned_from``: votes behind the tuning this job uses; ``problem``: what
-    Discord refused while posting the clips and what a moderator can do about it."""
+    Discord refused while posting the clips and what a moderator can do about it; ``thread_id``: where the
+    clips were posted; ``stalled_s``: how long progress has stood still."""
     embed = discord.Embed(title=CARD_TITLE + job_label(job), colour=COLOURS[job.status])
-    status = "cancelling…" if job.cancel_requested and job.status.active else STATUS_TEXT[job.status]
-    embed.add_field(name="Status", value=status, inline=True)
     if job.status is JobStatus.QUEUED:
-        embed.add_field(name="Queue", value=f"#{position}" if position else "waiting", inline=True)
-    if job.status is JobStatus.RUNNING:
-        stage = job.stage or "starting"
-        embed.add_field(name="Stage", value=stage, inline=True)
-        embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%",
+        embed.add_field(name="Status", value=f"Waiting its turn (#{position} in line)" if position else "Waiting its turn",
                         inline=False)
-        eta = eta_seconds(job, now)
-        embed.add_field(name="ETA", value=f"about {human_duration(eta)}" if eta is not None else "estimating…",
-                        inline=True)
-    if job.status is JobStatus.SUCCEEDED:
+    elif job.status is JobStatus.RUNNING:
+        embed.add_field(name="Status", value="Stopping…" if job.cancel_requested else stage_words(job.stage), inline=True)
+        embed.add_field(name="Progress", value=f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%", inline=False)
+        elapsed = max((now - job.started_at).total_seconds(), 0.0) if job.started_at else 0.0
+        eta = eta_seconds(job, now, stalled_s)
+        time_text = f"{human_duration(elapsed)} so far · " + (f"about {human_duration(eta)} left" if eta is not None
+                                                              else "estimating how long is left…")
+        embed.add_field(name="Time", value=time_text, inline=False)
+    elif job.status is JobStatus.SUCCEEDED:
         found = clips if clips is not None else len((job.result or {}).get("clips") or [])
-        embed.add_field(name="Clips", value=f"{found} found" + (", posting below" if found else ""), inline=True)
+        embed.add_field(name="Status", value="Done", inline=True)
+        embed.add_field(name="Clips", value=found_text(job, found, thread_id), inline=False)
         if notes := notes_text(job):
             embed.add_field(name="Note", value=notes, inline=False)
-    if job.status is JobStatus.FAILED:
-        embed.add_field(name="Error", value=_error_text(job), inline=False)
+    elif job.status is JobStatus.FAILED:
+        embed.add_field(name="Status", value="Failed", inline=True)
+        embed.add_field(name="What went wrong", value=failure_text(job), inline=False)
+    else:
+        embed.add_field(name="Status", value="Cancelled — nothing will be posted", inline=False)
     chosen = vod_text(job)
     if chosen:
         embed.add_field(name="VOD", value=chosen, inline=False)
@@ -134,7 +155,10 @@ def card_embed(job: Job, *, now: datetime, position: int | None = None, tuned_fr
         embed.add_field(name="⚠️ Not posted", value=problem, inline=False)
     for name, text in result_notes(job):
         embed.add_field(name=name, value=text, inline=False)
-    embed.set_footer(text=f"job {job.id}" + (f" · attempt {job.attempts}/{job.max_attempts}" if job.attempts > 1 else ""))
+    footer = f"job {job.id}" + (f" · try {job.attempts} of {job.max_attempts}" if job.attempts > 1 else "")
+    if job.status.active and not job.cancel_requested:
+        footer += " · only the requester or an admin can cancel"
+    embed.set_footer(text=footer)
     return fit(embed)
 
 
@@ -177,13 +201,6 @@ def notes_text(job: Job) -> str | None:
     if not isinstance(notes, list) or not notes:
         return None
     return "\n".join(f"⚠️ {plain(str(n), 400)}" for n in notes[:3])[:1024]
-
-
-def _error_text(job: Job) -> str:
-    text = job.error_message or job.error_code or "unknown error"
-    if job.error_code:
-        text = f"`{job.error_code}` {job.error_message or ''}".strip()
-    return text[:1000]
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANCEL_TEMPLATE):

@@ -33,6 +33,7 @@ from highlights.doubles.discord_rules import (
     DiscordError,
     check_commands,
     check_message,
+    check_reference,
     check_thread,
     form_error,
 )
@@ -176,6 +177,10 @@ class DiscordRoutes:
             if files:  # topics/permissions: ATTACH_FILES allows uploading files
                 _require(allowed, perm.ATTACH_FILES)
             check_message(body, files, upload_limit=self.upload_limit())
+            check_reference(body, cid, self.messages)
+            if body.get("message_reference") and not allowed & perm.READ_MESSAGE_HISTORY:
+                # resources/message, "Create Message": a reply needs READ_MESSAGE_HISTORY
+                raise DiscordError(403, 50013)
             return self._new_message(cid, body, files)
         if rest == ["messages"] and method == "GET":
             limit = int(query.get("limit", 50))
@@ -229,6 +234,11 @@ class DiscordRoutes:
             "embeds": body.get("embeds") or [], "pinned": False, "type": 20 if interaction else 0,
             "flags": int(body.get("flags") or 0), "components": body.get("components") or [],
         }
+        ref = body.get("message_reference")
+        if ref and int(ref.get("message_id") or 0) in self.messages and not interaction:
+            message["type"] = 19  # resources/message, "Message Types": REPLY
+            message["message_reference"] = {"message_id": str(ref["message_id"]), "channel_id": str(channel_id),
+                                            "guild_id": self.channels[channel_id].get("guild_id")}
         if interaction:
             message["webhook_id"] = str(APP_ID)
             message["application_id"] = str(APP_ID)

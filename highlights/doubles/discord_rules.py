@@ -11,6 +11,7 @@ the behaviour.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 MESSAGES = {
@@ -126,8 +127,9 @@ def check_embed(embed: dict[str, Any], at: list[str | int]) -> int:
             raise too_long([*at, *key.split(".")], limit)
         size += n
     url = embed.get("url")
-    if url is not None and not re.match(r"^https?://[^\s/]+", str(url)):  # resources/message, "Embed Structure": url
+    if url is not None and not WEB_URL.match(str(url)):  # resources/message, "Embed Structure": url
         raise form_error([*at, "url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    _check_embed_parts(embed, at)
     fields = embed.get("fields") or []
     if len(fields) > FIELDS_MAX:  # resources/message, "Embed Limits": up to 25 fields
         raise too_long([*at, "fields"], FIELDS_MAX)
@@ -140,6 +142,50 @@ def check_embed(embed: dict[str, Any], at: list[str | int]) -> int:
                 raise too_long([*at, "fields", j, key], limit)
             size += n
     return size
+
+
+WEB_URL = re.compile(r"^https?://[^\s/]+")
+MEDIA_URL = re.compile(r"^(https?://[^\s/]+|attachment://[^\s/]+)")
+
+
+def _check_embed_parts(embed: dict[str, Any], at: list[str | int]) -> None:
+    """Author, image, thumbnail and timestamp (resources/message, "Embed Structure" and its sub-structures)."""
+    author = embed.get("author")
+    if author is not None:
+        if not _length(author.get("name")):  # resources/message, "Embed Author Structure": name is required
+            raise form_error([*at, "author", "name"], "BASE_TYPE_REQUIRED", "This field is required")
+        if author.get("url") is not None and not WEB_URL.match(str(author["url"])):  # same structure: url (http(s))
+            raise form_error([*at, "author", "url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+        if author.get("icon_url") is not None and not MEDIA_URL.match(str(author["icon_url"])):  # icon_url: http(s), attachments
+            raise form_error([*at, "author", "icon_url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    for key in ("image", "thumbnail"):
+        part = embed.get(key)
+        if part is None:
+            continue
+        # resources/message, "Embed Image/Thumbnail Structure": url is required, http(s) or attachment://<filename>
+        if not MEDIA_URL.match(str(part.get("url") or "")):
+            raise form_error([*at, key, "url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    stamp = embed.get("timestamp")
+    if stamp is not None:  # resources/message, "Embed Structure": timestamp is an ISO8601 timestamp
+        try:
+            datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            raise form_error([*at, "timestamp"], "DATE_TIME_TYPE_PARSE", f"Could not parse {stamp}. Should be ISO8601.") from None
+
+
+def check_reference(body: dict[str, Any], channel_id: int, messages: dict[int, dict[str, Any]]) -> None:
+    """A reply's ``message_reference`` (resources/message, "Message Reference Structure")."""
+    ref = body.get("message_reference")
+    if ref is None:
+        return
+    if ref.get("channel_id") is not None and int(ref["channel_id"]) != channel_id:
+        # same page: a reply (type DEFAULT) must reference a message in the channel it is sent to
+        raise form_error(["message_reference"], "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
+                         "Cannot reply to a message in a different channel")
+    target = messages.get(int(ref.get("message_id") or 0))
+    if target is None or int(target["channel_id"]) != channel_id:
+        if ref.get("fail_if_not_exists", True):  # same page: fail_if_not_exists defaults to true
+            raise form_error(["message_reference"], "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
 
 
 def check_components(rows: list[dict[str, Any]]) -> None:
@@ -161,6 +207,8 @@ def check_components(rows: list[dict[str, Any]]) -> None:
             if item.get("style") == 5:  # components/reference, "Button": link buttons have a url, no custom_id
                 if not item.get("url") or item.get("custom_id"):
                     raise form_error(at, "BUTTON_COMPONENT_INVALID", "Link buttons need a url and no custom_id")
+                if not re.match(r"^(https?|discord)://\S+$", str(item["url"])):  # same page: url is http, https or discord
+                    raise form_error([*at, "url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.")
                 continue
             custom_id = str(item.get("custom_id") or "")
             if not 1 <= len(custom_id) <= CUSTOM_ID_MAX:  # components/reference: custom_id is 1-100 characters
@@ -168,6 +216,8 @@ def check_components(rows: list[dict[str, Any]]) -> None:
             if custom_id in seen:  # components/reference: components of a message must not share a custom_id
                 raise form_error([*at, "custom_id"], "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated")
             seen.add(custom_id)
+            if label is None and not item.get("emoji"):  # components/reference, "Button": a label or an emoji
+                raise form_error([*at, "label"], "BASE_TYPE_REQUIRED", "This field is required")
 
 
 # -- threads ------------------------------------------------------------------------------------------------

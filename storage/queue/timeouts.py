@@ -40,9 +40,12 @@ TIMEOUTS: dict[JobKind, KindTimeouts] = {
     # Downloads the chat replays of a few VODs (minutes each at worst) and fits in seconds.
     JobKind.ADAPT: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=2 * 3600.0, max_attempts=3,
                                 backoff_base_s=300.0, backoff_max_s=3600.0),
+    # One clip re-cut from a stored candidate (a section download for a Twitch VOD, one encode): minutes at most.
+    JobKind.RENDER: KindTimeouts(lease_s=20.0, heartbeat_s=5.0, max_runtime_s=1800.0, max_attempts=2,
+                                 backoff_base_s=20.0, backoff_max_s=300.0),
 }
 
-GPU_KINDS = frozenset({JobKind.DETECT})
+GPU_KINDS = frozenset({JobKind.DETECT, JobKind.RENDER})
 """Kinds that need the GPU queue (one at a time per GPU); the rest go to the control queue."""
 
 

@@ -138,7 +138,7 @@ async def test_a_full_bot_and_worker_run_at_debug_logs_no_secret(
             await storage.close()
     out, err = capfd.readouterr()
     everything = "\n".join(debug_logs.lines) + out + err
-    assert "claiming detect,cleanup jobs from" in everything  # the line that showed ?password= before
+    assert "claiming detect,cleanup,render jobs from" in everything  # the line that showed ?password= before
     assert len(debug_logs.lines) > 100, "the run logged too little to prove anything"
     for secret in (DISCORD_TOKEN, CLIENT_SECRET, DB_USERINFO, DB_QUERY):
         leaks = [line for line in everything.splitlines() if secret in line]

@@ -30,12 +30,13 @@ async def finished_job(storage: Storage, artifacts_root: Path, *, clips: int = 3
                        files: list[dict[str, int]] | None = None, twitch_id: str | None = VOD_ID,
                        streamer: str | None = None, reel_bytes: int | None = None, layout: str = "16:9",
                        signals: list[dict[str, float]] | None = None, guild_id: int = GUILD_ID,
-                       channel_id: int = CHANNEL_ID) -> Job:
+                       channel_id: int = CHANNEL_ID, vod_title: str | None = None) -> Job:
     """A succeeded DETECT job with ``clips`` stored clips; ``files[i]`` maps layout → size of a file to write."""
     streamer_id = (await storage.repo.upsert_streamer(streamer)).id if streamer else None
     source = f"https://www.twitch.tv/videos/{twitch_id}" if twitch_id else str(artifacts_root / "local.mp4")
     payload = {"media": None if twitch_id else source, "chat": None, "settings": {},
-               "vod": {"twitch_vod_id": twitch_id, "source": source, "streamer_id": streamer_id},
+               "vod": {"twitch_vod_id": twitch_id, "source": source, "streamer_id": streamer_id,
+                       **({"title": vod_title} if vod_title else {})},
                "render": {"layout": layout, "captions": False}}
     made = await storage.queue.enqueue(JobRequest(kind=JobKind.DETECT, payload=payload, requested_by="1",
                                                   guild_id=str(guild_id), channel_id=str(channel_id)))
@@ -61,7 +62,8 @@ async def finish(storage: Storage, artifacts_root: Path, job: Job, *, clips: int
     for clip, sizes in zip(stored, files or []):
         written = {}
         for key, size in sizes.items():
-            path = folder / f"clip{clip.rank}-{key.replace(':', 'x')}.mp4"
+            suffix = ".jpg" if key == "thumb" else ".mp4"
+            path = folder / f"clip{clip.rank}-{key.replace(':', 'x')}{suffix}"
             with path.open("wb") as f:
                 f.write(b"\x00\x00\x00\x18ftypmp42")
                 f.truncate(size)

@@ -76,7 +76,8 @@ async def test_highlights_defers_at_once_enqueues_and_shows_a_card(h: BotHarness
     assert not card_msg["flags"] & EPHEMERAL  # everyone sees the card
     embed = card_msg["embeds"][0]
     assert embed["title"] == "Highlights · Twitch VOD 2012345678"
-    assert fields(embed) == {"Status": "queued", "Queue": "#1"}
+    assert fields(embed) == {"Status": "Waiting its turn (#1 in line)"}
+    assert embed["footer"]["text"] == "job 1 · only the requester or an admin can cancel"
     assert custom_ids(card_msg) == ["hl:cancel:1"]
     job = await h.storage.queue.get(1)
     assert job.kind is JobKind.DETECT and job.requested_by == str(ALICE.id) and job.channel_id == str(CHANNEL_ID)
@@ -127,14 +128,15 @@ async def test_the_card_follows_the_job_and_is_edited_at_most_once_per_interval(
     for step in range(1, 21):  # a chatty worker: 20 progress writes, 50 ms apart (pacing the worker, not waiting)
         await h.storage.queue.progress(job.id, WORKER, stage="decode audio", fraction=step / 25)
         await asyncio.sleep(0.05)
-    await h.double.wait_for(lambda: "decode audio" in str(h.double.messages[int(card_id)]["embeds"]),
+    await h.double.wait_for(lambda: "Listening for hype" in str(h.double.messages[int(card_id)]["embeds"]),
                             what="a running card")
     running = h.double.messages[int(card_id)]["embeds"][0]
-    assert fields(running)["Status"] == "running" and fields(running)["Stage"] == "decode audio"
-    assert "%" in fields(running)["Progress"] and "ETA" in fields(running)
+    assert fields(running)["Status"] == "Listening for hype"  # the worker's "decode audio", in words
+    assert "%" in fields(running)["Progress"] and " so far · " in fields(running)["Time"]
     assert await h.storage.queue.complete(job.id, WORKER, {"clips": [], "candidates": 0})
-    await h.double.wait_for(lambda: fields(h.double.messages[int(card_id)]["embeds"][0])["Status"] == "done",
+    await h.double.wait_for(lambda: fields(h.double.messages[int(card_id)]["embeds"][0])["Status"] == "Done",
                             what="the final card")
+    assert fields(h.double.messages[int(card_id)]["embeds"][0])["Clips"].startswith("No clips this time. Nothing in")
     assert h.double.messages[int(card_id)]["components"] == []  # no cancel button on a finished job
     edits = [r.at for r in h.double.requests if r.method == "PATCH" and r.path.endswith(f"/messages/{card_id}")]
     assert len(edits) >= 2  # running, then done: far fewer than the 21 changes
@@ -169,7 +171,8 @@ async def test_only_the_requester_or_an_admin_can_cancel(h: BotHarness) -> None:
     assert (await h.storage.queue.get(1)).status is JobStatus.QUEUED
     assert "There is no job #999" in await h.answer(h.slash("cancel", job=999))
     assert await h.answer(h.slash("cancel", job=1)) == "Cancelled job #1."
-    await h.double.wait_for(lambda: fields(h.double.messages[int(card_msg["id"])]["embeds"][0])["Status"] == "cancelled")
+    await h.double.wait_for(lambda: fields(h.double.messages[int(card_msg["id"])]["embeds"][0])["Status"]
+                            .startswith("Cancelled"))
     assert "already cancelled" in await h.answer(h.slash("cancel", job=1))
     second = h.slash("highlights", vod="2099999999", user=BOB)
     await h.answer(second)
@@ -228,7 +231,7 @@ async def test_jobs_lists_what_waits_runs_and_finished(h: BotHarness) -> None:
     await h.storage.queue.progress(job.id, WORKER, stage="signal audio", fraction=0.4)
     await h.storage.queue.cancel(3)
     text = await h.answer(h.slash("jobs"))
-    assert "#1 Twitch VOD 2000000001: running 40% signal audio" in text
+    assert "#1 Twitch VOD 2000000001: running 40%: Listening for hype" in text
     assert "#2 Twitch VOD 2000000002: queued (#1 in line)" in text
     assert "Recently finished" in text and "#3 Twitch VOD 2000000003: cancelled" in text
 
@@ -310,8 +313,11 @@ async def test_a_failed_job_shows_its_error_on_the_card(h: BotHarness) -> None:
     card_id = int((await card(h, token))["id"])
     job = await claim(h.storage)
     await h.storage.queue.fail(job.id, WORKER, code="media_error", message="moov atom not found", retryable=False)
-    await h.double.wait_for(lambda: fields(h.double.messages[card_id]["embeds"][0])["Status"] == "failed")
-    assert fields(h.double.messages[card_id]["embeds"][0])["Error"] == "`media_error` moov atom not found"
+    await h.double.wait_for(lambda: fields(h.double.messages[card_id]["embeds"][0])["Status"] == "Failed")
+    said = fields(h.double.messages[card_id]["embeds"][0])["What went wrong"]
+    assert said == ("It stopped because the video or audio could not be read (the file may be damaged or incomplete). "
+                    "What to try: try another copy of the VOD, or ask an admin to check the file.")
+    assert "moov" not in said and "media_error" not in said
     assert h.double.messages[card_id]["components"] == []
     assert h.double.threads() == []  # nothing to post
 
@@ -323,7 +329,7 @@ async def test_cards_keep_following_their_job_after_a_restart(h: BotHarness) -> 
     await h.restart()
     job = await claim(h.storage)
     await h.storage.queue.progress(job.id, WORKER, stage="signal chat", fraction=0.5)
-    await h.double.wait_for(lambda: fields(h.double.messages[int(card_id)]["embeds"][0]).get("Stage") == "signal chat",
+    await h.double.wait_for(lambda: fields(h.double.messages[int(card_id)]["embeds"][0]).get("Status") == "Reading chat",
                             what="the restarted bot editing the card")
     edits = [r.path for r in h.double.requests if r.method == "PATCH" and r.path.endswith(f"/messages/{card_id}")]
     assert edits and all(p == f"/channels/{CHANNEL_ID}/messages/{card_id}" for p in edits)  # no token after a restart

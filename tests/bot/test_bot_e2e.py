@@ -19,6 +19,8 @@ import pytest
 
 from bot.app import main, run
 from bot.config import BotConfig
+from bot.views.clip_post import clip_id_of
+from bot.views.clip_text import has_metric
 from detector.job_payload import merge_tuning
 from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
@@ -61,16 +63,46 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
         await h.double.wait_for(lambda: len(h.double.find("POST", "/messages")) >= len(clips), what="clip posts")
         card = next(m for m in h.double.messages.values() if m["embeds"] and m["embeds"][0]["title"] ==
                     "Highlights · sample.mp4")
-        await h.double.wait_for(lambda: fields(h.double.messages[int(card["id"])])["Status"] == "done")
-        assert fields(h.double.messages[int(card["id"])])["Clips"] == f"{len(clips)} found, posting below"
+        await h.double.wait_for(lambda: fields(h.double.messages[int(card["id"])])["Status"] == "Done")
         async def all_posted() -> list[Any] | None:
             found = await h.storage.repo.list_clips(1)
             return found if all(c.message_id for c in found) else None
 
         clips = await h.double.wait_for(all_posted, what="every clip recorded as posted")
         posts = h.double.find("POST", f"/channels/{clips[0].thread_id}/messages")
-        assert [p.body["embeds"][0]["footer"]["text"].split(" · ")[0] for p in posts] == [f"clip {c.id}" for c in clips]
+        assert [clip_id_of(p.body["embeds"]) for p in posts] == [c.id for c in clips]
         assert "in sample.mp4" in json.dumps(posts[0].body["embeds"][0])
+        thread = clips[0].thread_id
+        await h.double.wait_for(lambda: str(thread) in fields(h.double.messages[int(card["id"])]).get("Clips", ""),
+                                what="the card linking the clips' thread")
+        chat = {"{author}: {message}".format(**json.loads(line)) for line in sample_vod.chat_path.read_text().splitlines()
+                if line.strip()}
+        for post in posts:
+            embed = post.body["embeds"][0]
+            assert not has_metric(embed["title"]) and not has_metric(embed["description"].split("\n> ")[0])
+            quoted = [line[2:] for line in embed["description"].split("\n") if line.startswith("> ")]
+            assert quoted and all(q.replace("\\", "") in chat for q in quoted), quoted  # real chat lines, as typed
+
+        # Someone wants the moment before the best clip: a render-only job, posted as a reply to the clip.
+        best = clips[0]
+        recut = h.click(h.double.messages[int(best.message_id or 0)], f"hl:recut:{best.id}:10:0:h")
+        assert (await h.answer(recut)).startswith("Re-cutting clip #1 (+10 s before, 16:9).")
+        queued = await h.storage.queue.list_jobs(statuses=[JobStatus.QUEUED])
+        assert [j.kind for j in queued] == [JobKind.RENDER]
+        await run_worker(h)
+        rendered = await h.storage.queue.get(queued[0].id)
+        assert rendered.status is JobStatus.SUCCEEDED and rendered.result is not None and rendered.result["rendered"]
+        assert "candidates" not in rendered.result  # nothing was detected again
+
+        def reply() -> Any:
+            return next((m for m in h.double.channel_messages(int(thread or 0)) if m.get("message_reference")), None)
+
+        answer = await h.double.wait_for(reply, what="the re-cut's reply")
+        assert answer["message_reference"]["message_id"] == best.message_id and answer["type"] == 19
+        assert answer["attachments"] and answer["embeds"][0]["description"].startswith("**Re-cut of #1** · +10 s before, 16:9")
+        again = h.click(h.double.messages[int(best.message_id or 0)], f"hl:recut:{best.id}:10:0:h", user=voters(1)[0])
+        assert "was made already; here it is again" in await h.answer(again)
+        assert len(await h.storage.queue.list_jobs(statuses=[JobStatus.QUEUED])) == 0  # one render per plan
 
         # The community likes the best clip and not the last one; enough votes tune the streamer.
         liked, disliked = clips[0], clips[-1] if len(clips) > 1 else clips[0]
@@ -79,7 +111,7 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
             for clip, direction in ((liked, "up"), (disliked, "down")):
                 h.click(h.double.messages[int(clip.message_id or 0)], f"hl:vote:{clip.id}:{direction}", user=voter)
         await h.double.wait_for(lambda: h.double.messages[int(disliked.message_id or 0)]["components"][0]
-                                ["components"][1]["label"] == "3", what="all votes counted")
+                                ["components"][1]["label"] == "Skip · 3", what="all votes counted")
         streamer = await h.storage.repo.find_streamer("somestreamer")
         assert streamer is not None
 
@@ -93,9 +125,9 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
 
         # The next job of this streamer runs with the tuned parameters.
         second = h.slash("highlights", vod=sample_vod.media_path.name, top=3, streamer="somestreamer")
-        assert "Queued job #2" in await h.answer(second)
+        assert "Queued job #3" in await h.answer(second)  # job #2 was the re-cut
         await run_worker(h)
-        done = await h.storage.queue.get(2)
+        done = await h.storage.queue.get(3)
         assert done.status is JobStatus.SUCCEEDED and done.result is not None
         assert done.result["tuning"] == {"version": tuning.version, "votes_used": 6}
         meta = json.loads((h.config.artifacts.root / done.result["artifacts"]["json"]).read_text())["meta"]
@@ -103,8 +135,8 @@ async def test_request_detect_post_vote_and_tune_the_next_job(tmp_path: Path, mo
             if name != "top_k":
                 assert meta["params"][name] == pytest.approx(value), name
         assert meta["params"]["top_k"] == 3  # the request's own setting wins over tuning
-        card2 = next(m for m in h.double.messages.values() if m["embeds"] and "job 2" in
-                     m["embeds"][0].get("footer", {}).get("text", ""))
+        card2 = next(m for m in h.double.messages.values() if m["embeds"] and
+                     m["embeds"][0].get("footer", {}).get("text", "").startswith("job 3"))
         await h.double.wait_for(lambda: fields(h.double.messages[int(card2["id"])]).get("Tuning") ==
                                 "tuned from 6 votes", what="the second card's tuning line")
     finally:

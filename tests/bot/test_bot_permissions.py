@@ -120,7 +120,7 @@ async def test_a_post_refused_with_50013_shows_on_the_card_and_retries_stop_unti
     text = await h.double.wait_for(warning, what="the card saying why the clips are not posted")
     assert text == (f"Discord refused to post the clips. In <#{CHANNEL_ID}> I am missing **Attach Files**. A moderator "
                     "can grant them to my role in the channel's settings (Permissions), then run /setup to check.")
-    assert fields(h.double.messages[card_id])["Status"] == "done"
+    assert fields(h.double.messages[card_id])["Status"] == "Done"
     refused = h.double.find("POST", "/messages", ok=False)
     assert len(refused) == REFUSED_TRIES and all(r.status == 403 for r in refused)
     await h.bot.poster.run_once()  # a whole pass later: posting this job has stopped
@@ -175,7 +175,7 @@ async def test_a_card_edit_discord_refuses_stops_and_the_requester_is_told(tmp_p
         assert "I am missing **View Channel**" in told["content"] and "/jobs shows how job #1 goes" in told["content"]
         edits = h.double.find("PATCH", f"/channels/{CHANNEL_ID}/messages/")
         assert len(edits) == CARD_EDIT_TRIES and {r.status for r in edits} == {403}
-        await h.double.wait_for(lambda: fields(h.double.messages[other_id]).get("Stage") == "signal chat",
+        await h.double.wait_for(lambda: fields(h.double.messages[other_id]).get("Status") == "Reading chat",
                                 what="the other card still updated")
         await h.storage.queue.progress(first.id, WORKER, stage="render", fraction=0.8)
         await h.double.wait_for(lambda: h.bot.cards.tracked == 1, what="the refused card no longer tracked")
@@ -192,7 +192,7 @@ async def test_a_card_edit_with_an_expired_token_goes_through_the_channel(h: Bot
     h.double.age(token, 15 * 60)  # Discord's clock says the token expired, ours not yet
     job = await claim(h.storage)
     await h.storage.queue.progress(job.id, WORKER, stage="signal chat", fraction=0.5)
-    await h.double.wait_for(lambda: fields(h.double.messages[card_id]).get("Stage") == "signal chat",
+    await h.double.wait_for(lambda: fields(h.double.messages[card_id]).get("Status") == "Reading chat",
                             what="the card edited through the channel")
     webhook_edits = [r for r in h.double.find("PATCH", "/webhooks/") if r.path.endswith(f"/messages/{card_id}")]
     assert [r.status for r in webhook_edits] == [401]
@@ -212,8 +212,7 @@ async def test_a_file_discord_finds_too_large_is_posted_without_it(tmp_path: Pat
         await h.double.wait_for(posted, what="the clip posted")
         sent = h.double.find("POST", "/messages")
         assert [r.status for r in sent] == [413, 200] and sent[1].files == []
-        note = next(f["value"] for f in sent[1].body["embeds"][0]["fields"] if f["name"] == "Video")  # type: ignore[index]
-        assert note == TOO_LARGE
+        assert f"📎 {TOO_LARGE}" in sent[1].body["embeds"][0]["description"]  # type: ignore[index]
     finally:
         await h.close()
 
@@ -268,11 +267,11 @@ async def test_a_card_sent_just_before_a_crash_is_found_again_after_the_restart(
     assert [c.message_id for c in await h.bot.state.cards()] in ([""], [str(card_id)])
     job = await claim(h.storage)
     await h.storage.queue.progress(job.id, WORKER, stage="signal chat", fraction=0.5)
-    await h.double.wait_for(lambda: fields(h.double.messages[card_id]).get("Stage") == "signal chat",
+    await h.double.wait_for(lambda: fields(h.double.messages[card_id]).get("Status") == "Reading chat",
                             what="the recovered card following its job")
     assert [c.message_id for c in await h.bot.state.cards()] == [str(card_id)]
     await h.storage.queue.complete(job.id, WORKER, {"clips": [], "candidates": 0})
-    await h.double.wait_for(lambda: fields(h.double.messages[card_id])["Status"] == "done")
+    await h.double.wait_for(lambda: fields(h.double.messages[card_id])["Status"] == "Done")
     assert (await h.storage.queue.get(job.id)).status is JobStatus.SUCCEEDED
 
 

@@ -14,6 +14,7 @@ import discord
 import pytest
 
 from bot.views.clip_post import clip_id_of
+from bot.views.clip_text import has_metric
 from highlights.doubles.discord import CHANNEL_ID, EPHEMERAL, GUILD_ID
 from storage.records import Clip, Job
 from tests.bot.harness import ADMIN, ALICE, BOB, BotHarness, voters
@@ -43,44 +44,138 @@ async def posted(h: BotHarness, job: Job) -> list[Clip]:
     return found
 
 
+def readable(message: dict[str, Any], *, twitch: bool = True) -> None:
+    """What every clip post must give a reader: who it is from, a title without metric words, and (for a Twitch
+    VOD) a link button to watch it there."""
+    embed = message["embeds"][0]
+    assert embed["author"]["name"] and not has_metric(embed["title"]), embed
+    links = [b for row in message["components"] for b in row["components"] if b["style"] == 5]
+    if twitch:
+        assert len(links) == 1 and links[0]["label"].startswith("Watch at ") and links[0]["url"] == embed["url"]
+
+
 def thread_posts(h: BotHarness, thread_id: str) -> list[Any]:
     return h.double.find("POST", f"/channels/{thread_id}/messages")
 
 
 def labels(message: dict[str, Any]) -> list[str]:
-    return [c.get("label") for row in message["components"] for c in row["components"]]
+    """The Keep and Skip counts shown on a clip's buttons ("Keep · 3" → "3")."""
+    return [str(c.get("label")).rsplit(" · ", 1)[-1] for row in message["components"] for c in row["components"]
+            if str(c.get("custom_id") or "").startswith("hl:vote:")]
 
 
 async def test_a_finished_job_is_posted_in_one_thread_with_files_links_and_buttons(h: BotHarness) -> None:
     job = await finished_job(h.storage, h.config.artifacts.root, clips=3, reel_bytes=4096,
                              files=[{"16:9": 2 * MIB, "thumb": 1000}, {"16:9": 12 * MIB, "9:16": 3 * MIB},
-                                    {"16:9": 12 * MIB}])
+                                    {"16:9": 12 * MIB, "thumb": 2000}])
     clips = await posted(h, job)
     threads = h.double.threads()
     assert len(threads) == 1
     thread = threads[0]
-    assert thread["parent_id"] == str(CHANNEL_ID) and thread["name"] == f"Highlights · Twitch VOD {VOD_ID} · job {job.id}"
+    assert thread["parent_id"] == str(CHANNEL_ID) and thread["name"] == f"Highlights · Twitch VOD {VOD_ID}"
     assert all(c.thread_id == thread["id"] and c.channel_id == str(CHANNEL_ID) for c in clips)
     posts = thread_posts(h, thread["id"])
     assert len(posts) == 4  # three clips, then the reel
     first, second, third, reel = posts
     embed = first.body["embeds"][0]
-    assert embed["title"] == "#1 · chat ×3 over baseline (KEKW), audio z 2"
+    assert embed["title"] == "Chat: KEKW ×12"  # what chat said most: no metric in sight
     assert embed["url"] == f"https://www.twitch.tv/videos/{VOD_ID}?t=1h02m03s"
-    score = next(f["value"] for f in embed["fields"] if f["name"] == "Score")
-    assert score.startswith("**4.50**") and "chat ×3.0 over baseline" in score and "top emotes KEKW, LUL" in score
-    assert "audio z 2.0" in score
-    assert embed["footer"]["text"] == f"clip {clips[0].id} · job {job.id} · rank 1"
+    assert embed["description"].split("\n") == [
+        "**#1 of 3** · 27 s · at 1:02:03",
+        "**Why it's here:** Chat went 3 times faster than usual, 12 people posted KEKW and it got louder on stream.",
+        "> KEKW",
+        "Requested by <@1>",
+    ]
+    assert not has_metric(embed["title"]) and not has_metric(embed["description"])
+    assert embed["footer"]["text"].endswith(f"clip {clips[0].id} · job {job.id}") and not embed.get("fields")
     assert [(f["filename"], f["size"]) for f in first.files] == [(f"clip-{clips[0].id}.mp4", 2 * MIB)]
-    buttons = first.body["components"][0]["components"]
-    assert [b["custom_id"] for b in buttons] == [f"hl:vote:{clips[0].id}:up", f"hl:vote:{clips[0].id}:down"]
-    assert [b["label"] for b in buttons] == ["0", "0"] and [b["emoji"]["name"] for b in buttons] == ["👍", "👎"]
+    assert "image" not in embed  # the video is attached: no picture needed
+    votes, more = first.body["components"]
+    assert [b["custom_id"] for b in votes["components"]] == [f"hl:vote:{clips[0].id}:up", f"hl:vote:{clips[0].id}:down",
+                                                             f"hl:details:{clips[0].id}"]
+    assert [b["label"] for b in votes["components"]] == ["Keep · 0", "Skip · 0", "Details"]
+    assert {b["style"] for b in votes["components"]} == {2}  # all grey: none looks chosen already
+    assert [b["label"] for b in more["components"]] == ["+10 s before", "+10 s after", "Vertical 9:16",
+                                                        "Watch at 1:02:03 on Twitch"]
+    assert [b.get("custom_id") for b in more["components"]] == [f"hl:recut:{clips[0].id}:10:0:h",
+                                                                 f"hl:recut:{clips[0].id}:0:10:h",
+                                                                 f"hl:recut:{clips[0].id}:0:0:v", None]
+    assert more["components"][3]["style"] == 5 and more["components"][3]["url"] == embed["url"]
     assert [f["size"] for f in second.files] == [3 * MIB]  # 16:9 is over 10 MiB: the smaller render
-    assert third.files == []
-    note = next(f["value"] for f in third.body["embeds"][0]["fields"] if f["name"] == "Video")
-    assert note == "The video (12.0 MiB) is over this server's upload limit (10 MiB). Watch it on Twitch with the link above."
+    assert [f["filename"] for f in third.files] == [f"thumb-{clips[2].id}.jpg"]  # no video fits: the picture
+    third_embed = third.body["embeds"][0]
+    assert third_embed["image"]["url"] == f"attachment://thumb-{clips[2].id}.jpg"
+    assert ("📎 The video (12.0 MiB) is over this server's upload limit (10 MiB). Watch it on Twitch with the button "
+            "below.") in third_embed["description"]
+    for clip in clips:
+        readable(h.double.messages[int(clip.message_id or 0)])
+    assert embed["author"] == {"name": f"Twitch VOD {VOD_ID}", "url": f"https://www.twitch.tv/videos/{VOD_ID}"}
     assert reel.body["embeds"][0]["footer"]["text"] == f"reel of job {job.id}"
+    assert reel.body["embeds"][0]["title"] == "All of this VOD's clips in one video"
     assert [f["filename"] for f in reel.files] == [f"reel-{job.id}.mp4"]
+
+
+async def test_a_post_names_the_streamer_the_vod_and_who_asked(h: BotHarness) -> None:
+    await h.storage.repo.upsert_streamer("somestreamer", display_name="SomeStreamer")
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=2, streamer="somestreamer",
+                             vod_title="Finals night")
+    clips = await posted(h, job)
+    assert h.double.threads()[0]["name"] == "Highlights · “Finals night” · SomeStreamer"
+    for clip in clips:
+        readable(h.double.messages[int(clip.message_id or 0)])
+        embed = h.double.messages[int(clip.message_id or 0)]["embeds"][0]
+        assert embed["author"] == {"name": "SomeStreamer", "url": "https://www.twitch.tv/somestreamer"}
+        assert f"**#{clip.rank} of 2** · 27 s · at " in embed["description"]
+        assert " of “Finals night”" in embed["description"] and "timestamp" in embed
+        watch = h.double.messages[int(clip.message_id or 0)]["components"][1]["components"][-1]
+        assert watch["style"] == 5 and watch["label"].startswith("Watch at ") and "?t=" in watch["url"]
+
+
+async def test_the_readme_example_post(h: BotHarness) -> None:
+    """The clip post the README shows, word for word."""
+    from storage.repo.port import ClipDraft
+    from tests.bot.jobs import WORKER, claim
+
+    streamer = await h.storage.repo.upsert_streamer("somestreamer", display_name="SomeStreamer")
+    await h.answer(h.slash("highlights", vod=VOD_ID, top=3, streamer="somestreamer"))
+    job = await claim(h.storage)
+    vod = await h.storage.repo.upsert_vod(source=f"https://www.twitch.tv/videos/{VOD_ID}", twitch_vod_id=VOD_ID,
+                                          streamer_id=streamer.id)
+    said = {"summary": "chat ×4.1 over baseline (12.8 msg/s); PogChamp ×56, LUL ×41; audio z +4.5; chat lag 28 s",
+            "contributions": {"chat.hype": 1.9, "audio.rms": 0.9}, "chat_lag_s": 28.0, "chat_rate_ratio": 4.1,
+            "top_emotes": [["PogChamp", 56], ["LUL", 41]], "audio_z": 4.5, "segment": "gameplay",
+            "quote": "no way he hit that",
+            "chat_sample": ["frostninja: NO WAY", "pixelcat: CLIP IT", "megabean: PogChamp PogChamp"]}
+    drafts = [ClipDraft(rank=i + 1, start_s=3723.0 + 400 * i, end_s=3750.0 + 400 * i, peak_s=3735.0 + 400 * i,
+                        score=2.87 - i, signals={"chat.hype": 1.3}, explanation=said) for i in range(2)]
+    stored = await h.storage.repo.save_candidates(job.id, drafts, vod_id=vod.id)
+    assert await h.storage.queue.complete(job.id, WORKER, {"clips": [c.id for c in stored], "candidates": 2})
+    clip = (await posted(h, job))[0]
+    message = h.double.messages[int(clip.message_id or 0)]
+    embed = message["embeds"][0]
+    assert embed["author"] == {"name": "SomeStreamer", "url": "https://www.twitch.tv/somestreamer"}
+    assert embed["title"] == "“no way he hit that”"
+    assert embed["url"] == f"https://www.twitch.tv/videos/{VOD_ID}?t=1h02m03s"
+    assert embed["description"].split("\n") == [
+        "**#1 of 2** · 27 s · at 1:02:03",
+        "**Why it's here:** Chat went 4 times faster than usual, 56 people posted PogChamp and it got much louder "
+        "on stream during gameplay.",
+        "> frostninja: NO WAY", "> pixelcat: CLIP IT", "> megabean: PogChamp PogChamp",
+        f"Requested by <@{ALICE.id}>"]
+    assert embed["footer"]["text"] == f"👍 Keep / 👎 Skip teach the bot what this server likes · clip {clip.id} · job 1"
+    assert [[b["label"] for b in row["components"]] for row in message["components"]] == [
+        ["Keep · 0", "Skip · 0", "Details"], ["+10 s before", "+10 s after", "Vertical 9:16", "Watch at 1:02:03 on Twitch"]]
+
+
+async def test_details_answer_privately_with_the_numbers(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=2)
+    clip = (await posted(h, job))[0]
+    token = h.click(h.double.messages[int(clip.message_id or 0)], f"hl:details:{clip.id}", user=BOB)
+    text = await h.answer(token)
+    assert h.double.callback(token).body == {"type": 5, "data": {"flags": EPHEMERAL}}  # type: ignore[union-attr]
+    assert text.startswith("**Why clip #1 of 2 was picked — the numbers**\nScore 4.50")
+    assert "Chat pace ×3.0 over its local baseline." in text and "Audio loudness z-score +2.0" in text
+    assert "Chat lag 18 s" in text and "Top emotes: KEKW ×12, LUL ×4" in text
 
 
 async def test_a_boosted_server_gets_the_bigger_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,10 +192,12 @@ async def test_a_boosted_server_gets_the_bigger_file(tmp_path: Path, monkeypatch
 async def test_local_vods_and_clips_without_renders_are_posted_without_a_link(h: BotHarness) -> None:
     job = await finished_job(h.storage, h.config.artifacts.root, clips=2, twitch_id=None)
     clips = await posted(h, job)
-    embed = thread_posts(h, clips[0].thread_id or "")[0].body["embeds"][0]
-    assert "url" not in embed
-    where = next(f["value"] for f in embed["fields"] if f["name"] == "In the VOD")
-    assert where == "1:02:03–1:02:30 in local.mp4"
+    message = h.double.messages[int(clips[0].message_id or 0)]
+    embed = message["embeds"][0]
+    assert "url" not in embed and embed["author"] == {"name": "local.mp4"}
+    readable(message, twitch=False)
+    assert embed["description"].startswith("**#1 of 2** · 27 s · at 1:02:03 in local.mp4\n")
+    assert all(b["style"] != 5 for row in message["components"] for b in row["components"])  # no public link
 
 
 async def test_clips_go_to_the_channel_chosen_with_setup(h: BotHarness) -> None:
@@ -176,8 +273,8 @@ async def test_a_crash_between_sending_and_recording_does_not_post_twice_or_lose
         await h.close()
 
 
-async def test_votes_one_per_user_changeable_with_counts_shown(h: BotHarness) -> None:
-    job = await finished_job(h.storage, h.config.artifacts.root, clips=1)
+async def test_votes_toggle_change_and_explain_themselves(h: BotHarness) -> None:
+    job = await finished_job(h.storage, h.config.artifacts.root, clips=1, streamer="somestreamer")
     clip = (await posted(h, job))[0]
     message = h.double.messages[int(clip.message_id or 0)]
     up, down = f"hl:vote:{clip.id}:up", f"hl:vote:{clip.id}:down"
@@ -187,18 +284,28 @@ async def test_votes_one_per_user_changeable_with_counts_shown(h: BotHarness) ->
     callback = h.double.callback(token)
     assert callback is not None and callback.body == {"type": 6}
     assert callback.at - h.double.interactions[token].fed_at < 3.0
+    thanks = (await h.ephemeral_followup(token))["content"]
+    assert thanks == ("Thanks — counted as 👍 Keep. Votes in this server tune which moments the bot picks from "
+                      "**somestreamer**'s next VODs. Press Keep again to take your vote back.")
+    shown = h.double.messages[int(message["id"])]
+    assert [b["label"] for b in shown["components"][0]["components"]] == ["Keep · 1", "Skip · 0", "Details"]
+    assert shown["components"][1] == message["components"][1]  # the re-cut row and the Watch link stay as they were
 
-    again = h.click(message, up, user=ALICE)
-    reply = await h.ephemeral_followup(again)
-    assert reply["content"] == "You already voted 👍 on this clip; press 👎 to change your vote."
-    assert (await h.storage.repo.get_clip(clip.id)).up_votes == 1
+    again = h.click(message, up, user=ALICE)  # the same button again: the vote is taken back
+    assert (await h.ephemeral_followup(again))["content"] == "Your 👍 Keep vote is taken back."
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["0", "0"], what="taken back")
+    assert await h.storage.repo.get_vote(clip.id, str(ALICE.id)) is None
 
-    h.click(message, down, user=ALICE)
-    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["0", "1"], what="changed")
+    first = h.click(message, down, user=ALICE)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["0", "1"], what="1 down")
+    assert (await h.ephemeral_followup(first))["content"].startswith("Thanks — counted as 👎 Skip.")
+    changed = h.click(message, up, user=ALICE)
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["1", "0"], what="changed")
+    assert (await h.ephemeral_followup(changed))["content"] == "Changed your vote to 👍 Keep."
     h.click(message, up, user=BOB)
-    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["1", "1"], what="two voters")
+    await h.double.wait_for(lambda: labels(h.double.messages[int(message["id"])]) == ["2", "0"], what="two voters")
     stored = await h.storage.repo.get_clip(clip.id)
-    assert (stored.up_votes, stored.down_votes) == (1, 1)
+    assert (stored.up_votes, stored.down_votes) == (2, 0)
 
 
 async def test_vote_buttons_keep_working_after_a_restart(h: BotHarness) -> None:

@@ -68,11 +68,21 @@ def channel(h: BotHarness) -> discord.TextChannel:
                      for i in range(6)]}, "components"),
     ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": f"b{i}", "label": "x"}
                                                 for i in range(6)]}]}, "components"),
-    ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "c" * 101}]}]}, "custom_id"),
-    ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "same"},
-                                                {"type": 2, "style": 2, "custom_id": "same"}]}]}, "custom_id"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "c" * 101, "label": "x"}]}]}, "custom_id"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "same", "label": "x"},
+                                                {"type": 2, "style": 2, "custom_id": "same", "label": "y"}]}]}, "custom_id"),
     ({"components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "a", "label": "l" * 81}]}]},
      "label"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "a"}]}]}, "label"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 5, "label": "w", "url": "twitch.tv/x"}]}]}, "url"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 5, "label": "w", "url": "https://a.b",
+                                                 "custom_id": "x"}]}]}, "components.0.components.0"),
+    ({"embeds": [{"author": {"url": "https://www.twitch.tv/x"}}]}, "author.name"),
+    ({"embeds": [{"author": {"name": "x", "url": "www.twitch.tv/x"}}]}, "author.url"),
+    ({"embeds": [{"image": {"url": "thumb.jpg"}}]}, "image.url"),
+    ({"embeds": [{"thumbnail": {"url": "ftp://a.b/c.jpg"}}]}, "thumbnail.url"),
+    ({"embeds": [{"title": "t", "timestamp": "yesterday"}]}, "timestamp"),
+    ({"content": "r", "message_reference": {"message_id": "1234"}}, "message_reference"),
 ])
 async def test_bodies_over_discords_limits_are_an_invalid_form_body(h: BotHarness, body: dict[str, Any], where: str
                                                                     ) -> None:
@@ -88,6 +98,27 @@ async def test_the_same_bodies_just_inside_the_limits_are_accepted(h: BotHarness
                                        for i in range(5)]} for r in range(5)]
     await post(h, {"content": "x" * 2000, "embeds": [embed], "components": rows})
     await post(h, {"embeds": [{"title": "t"} for _ in range(10)]})
+
+
+async def test_embed_parts_link_buttons_and_replies_discord_accepts(h: BotHarness) -> None:
+    first = await post(h, {"content": "the clip"})
+    sent = await post(h, {
+        "embeds": [{"title": "t", "author": {"name": "Streamer", "url": "https://www.twitch.tv/streamer"},
+                    "image": {"url": "attachment://thumb-1.jpg"}, "timestamp": "2026-12-07T22:58:00+00:00"}],
+        "components": [{"type": 1, "components": [{"type": 2, "style": 5, "label": "Watch", "url": "https://www.twitch.tv/videos/1"},
+                                                  {"type": 2, "style": 2, "emoji": {"name": "👍"}, "custom_id": "up"}]}],
+        "message_reference": {"message_id": first["id"], "fail_if_not_exists": True}})
+    stored = h.double.messages[int(sent["id"])]
+    assert stored["type"] == 19 and stored["message_reference"]["message_id"] == first["id"]
+    gone = await post(h, {"content": "r", "message_reference": {"message_id": "1234", "fail_if_not_exists": False}})
+    assert h.double.messages[int(gone["id"])]["type"] == 0  # Discord sends it as a plain message
+
+
+async def test_a_reply_needs_read_message_history(h: BotHarness) -> None:
+    first = await post(h, {"content": "the clip"})
+    h.set_bot_overwrite(CHANNEL_ID, deny=perm.READ_MESSAGE_HISTORY)
+    exc = await refused(post(h, {"content": "r", "message_reference": {"message_id": first["id"]}}))
+    assert (exc.status, exc.code) == (403, 50013)
 
 
 async def test_an_empty_message_is_refused(h: BotHarness) -> None:

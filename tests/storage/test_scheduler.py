@@ -81,7 +81,7 @@ async def test_a_new_vod_becomes_exactly_one_detect_job(backend: Backend, double
     streamer = await storage.repo.find_streamer("streamer")
     assert streamer is not None and streamer.twitch_user_id == double.users["streamer"]["id"]
     assert job.payload == {"vod": {"twitch_vod_id": vod["id"], "streamer_id": streamer.id, "title": "Grand final",
-                                   "source": f"https://www.twitch.tv/videos/{vod['id']}"},
+                                   "channel": "streamer", "source": f"https://www.twitch.tv/videos/{vod['id']}"},
                            "render": DEFAULT_RENDER, "transcript": True, "hybrid": True}
     assert (await storage.repo.get_subscription(sub.id)).last_seen_vod == vod["id"]
     assert await poll(storage, helix, sub) == "seen"
