@@ -3,7 +3,8 @@
 Renders N clips of S seconds from a synthetic 1080p60 source with libx264, with stream copy and with
 a smart cut (only the edge GOPs re-encoded), beside the floor (ffmpeg alone encoding the same clip),
 each clip a round, and prints them side by side (time per clip, realtime factor, output size vs
-target) with each mode's ratio to the floor, median (min–max); see ``detector.bench.render_bench``. Progress goes to stderr, the table to stdout.
+target) with each mode's ratio to the floor, median (min–max); see ``detector.bench.render_bench``.
+Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import pytest
 
 from bot.views.job_card import card_embed
 from detector.worker import Worker, WorkerOptions
+from highlights.doubles.twitch import TwitchDouble
+from highlights.doubles.twitch_vods import FakeVod
 from storage.adapt_refresh import RefreshOptions, refresh_due
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage
@@ -21,8 +23,6 @@ from storage.records import JobKind, JobRequest, JobStatus
 from storage.url import sqlite_url
 from tests.community_chat import community_chat, gql_nodes, write_jsonl
 from tests.helix_double import HelixDouble
-from tests.twitch_double import TwitchDouble
-from tests.twitch_vods import FakeVod
 
 LENGTH = 1200.0
 

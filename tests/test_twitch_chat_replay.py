@@ -19,7 +19,8 @@ from detector.sources.chat import load_chat
 from detector.sources.twitch import ChatRefused, DownloadError, GqlClient, RetryPolicy, VodUnavailable, download_chat
 from detector.sources.twitch.chat_replay import comment_record
 from detector.sources.twitch.endpoints import ANDROID_CLIENT_ID, WEB_CLIENT_ID
-from tests.twitch_double import MISSING, NORMAL, RECORDING, TwitchDouble, run_highlights
+from highlights.doubles.twitch import MISSING, NORMAL, RECORDING, TwitchDouble
+from tests.cli_runner import run_highlights
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, backoff_max_s=0.02, timeout_s=3.0, retry_after_max_s=0.02)
 COMMENTS = "gql:VideoCommentsByOffsetOrCursor"

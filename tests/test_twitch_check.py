@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from highlights.doubles.twitch import SUB_ONLY, TwitchDouble, build_hls_vod
+from highlights.doubles.twitch_gql import RETIRED_TOKEN_HASH, WEB_CLIENT_ID
+from highlights.doubles.twitch_vods import FakeVod, default_catalogue, make_comments
+from tests.cli_runner import run_highlights
 from tests.helix_double import HelixDouble
-from tests.twitch_double import SUB_ONLY, TwitchDouble, build_hls_vod, run_highlights
-from tests.twitch_gql_double import RETIRED_TOKEN_HASH, WEB_CLIENT_ID
-from tests.twitch_vods import FakeVod, default_catalogue, make_comments
 
 pytest.importorskip("yt_dlp")
 STEPS = ("yt-dlp metadata", "playback token", "usher playlist", "chat page by offset", "chat page by cursor",

@@ -1,7 +1,7 @@
 """The Twitch double's own rules, asked over raw HTTP (no client of ours in between): one test per rule.
 
-A double is only as good as its strictness, so each rule the double carries (``tests/twitch_double.py``,
-``tests/twitch_gql_double.py``, each with its reference) is checked here with the request Twitch
+A double is only as good as its strictness, so each rule the double carries (``highlights/doubles/twitch.py``,
+``highlights/doubles/twitch_gql.py``, each with its reference) is checked here with the request Twitch
 refuses and the one it accepts.
 """
 
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.twitch_double import (
+from highlights.doubles.twitch import (
     DELETED,
     DVR_MUTED,
     MUTED,
@@ -28,7 +28,7 @@ from tests.twitch_double import (
     TwitchDouble,
     build_hls_vod,
 )
-from tests.twitch_gql_double import ACCEPTED_HASHES, RETIRED_TOKEN_HASH, WEB_CLIENT_ID
+from highlights.doubles.twitch_gql import ACCEPTED_HASHES, RETIRED_TOKEN_HASH, WEB_CLIENT_ID
 
 ANDROID = "kd1unb4b3q4t58fwlpcbzcbnm76a8fp"
 YTDLP_TOKEN_QUERY = ('{ videoPlaybackAccessToken(id: "%s", params: {platform: "web", playerBackend: "mediaplayer", '

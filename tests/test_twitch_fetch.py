@@ -2,7 +2,7 @@
 
 A synthetic one-minute VOD is cut by ffmpeg's hls muxer into Twitch's two kinds of rendition —
 ``chunked`` (video and audio muxed, 5 s segments) and ``audio_only`` (~2 s segments) — served from
-127.0.0.1 by the Twitch double (``tests/twitch_double.py``, its plain HLS paths), which counts every
+127.0.0.1 by the Twitch double (``highlights/doubles/twitch.py``, its plain HLS paths), which counts every
 request and can answer 500s or cut a segment short. Nothing leaves the machine.
 """
 
@@ -24,7 +24,7 @@ from detector.sources.twitch import (
     fetch_sections,
 )
 from detector.sources.twitch.playlist import merge_windows, parse_media_playlist, select_runs
-from tests.twitch_double import TwitchDouble, build_hls_vod
+from highlights.doubles.twitch import TwitchDouble, build_hls_vod
 
 pytest.importorskip("yt_dlp")
 

@@ -33,7 +33,7 @@ from detector.sources.twitch import (
 )
 from detector.sources.twitch.endpoints import ANDROID_CLIENT_ID, WEB_CLIENT_ID, TwitchEndpoints
 from detector.sources.twitch.playlist import muted_spans, parse_master_playlist, parse_media_playlist
-from tests.twitch_double import (
+from highlights.doubles.twitch import (
     DELETED,
     DVR_MUTED,
     MISSING,
@@ -45,9 +45,9 @@ from tests.twitch_double import (
     SUBSCRIBER_TOKEN,
     TwitchDouble,
     build_hls_vod,
-    run_highlights,
 )
-from tests.twitch_gql_double import ACCEPTED_HASHES
+from highlights.doubles.twitch_gql import ACCEPTED_HASHES
+from tests.cli_runner import run_highlights
 
 yt_dlp = pytest.importorskip("yt_dlp")
 

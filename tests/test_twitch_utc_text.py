@@ -18,7 +18,8 @@ from detector.errors import ChatFormatError, ConfigError
 from detector.sources.chat import load_chat, parse_chat_bytes
 from detector.sources.chat.utc_text import read_vod_start
 from detector.sources.twitch import GqlClient, RetryPolicy, download_chat
-from tests.twitch_double import NORMAL, TwitchDouble, run_highlights
+from highlights.doubles.twitch import NORMAL, TwitchDouble
+from tests.cli_runner import run_highlights
 
 DATA = Path(__file__).parent / "data" / "chat"
 START = datetime(2024, 3, 1, 18, 0, 0)

@@ -20,12 +20,12 @@ import pytest
 from detector.sources.twitch.endpoints import WEB_CLIENT_ID
 from detector.sources.twitch.playlist import parse_media_playlist
 from detector.worker import Worker, WorkerOptions
+from highlights.doubles.twitch import TwitchDouble
+from highlights.doubles.twitch_vods import DELETED, MUTED, NORMAL, SUB_ONLY, FakeVod, build_hls_vod, make_comments
 from storage.artifacts import ArtifactStore
 from storage.factory import open_storage
 from storage.records import JobKind, JobRequest, JobStatus
 from storage.url import sqlite_url
-from tests.twitch_double import TwitchDouble
-from tests.twitch_vods import DELETED, MUTED, NORMAL, SUB_ONLY, FakeVod, build_hls_vod, make_comments
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -21,11 +21,7 @@ import pytest
 
 from bot.client import HighlightsBot
 from bot.config import BotConfig
-from storage.artifacts import ArtifactStore
-from storage.factory import Storage, open_storage
-from storage.tuning import TuningOptions
-from storage.url import sqlite_url
-from tests.bot.discord_double import (
+from highlights.doubles.discord import (
     APP_ID,
     BOT_ROLE_ID,
     BOT_USER,
@@ -35,6 +31,10 @@ from tests.bot.discord_double import (
     TOKEN,
     DiscordDouble,
 )
+from storage.artifacts import ArtifactStore
+from storage.factory import Storage, open_storage
+from storage.tuning import TuningOptions
+from storage.url import sqlite_url
 
 ADMIN_PERMS = discord.Permissions(manage_guild=True, send_messages=True).value
 MEMBER_PERMS = discord.Permissions(send_messages=True, view_channel=True).value

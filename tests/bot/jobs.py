@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from highlights.doubles.discord import CHANNEL_ID, GUILD_ID
 from storage.factory import Storage
 from storage.records import Job, JobKind, JobRequest
 from storage.repo.port import ClipDraft
-from tests.bot.discord_double import CHANNEL_ID, GUILD_ID
 
 WORKER = "test-worker"
 VOD_ID = "2012345678"

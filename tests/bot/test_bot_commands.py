@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from highlights.doubles.discord import CHANNEL_ID, EPHEMERAL, GUILD_ID, OTHER_CHANNEL_ID
 from storage.records import JobKind, JobRequest, JobStatus
-from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, GUILD_ID, OTHER_CHANNEL_ID
 from tests.bot.harness import ADMIN, ALICE, BOB, ROLE_ID, BotHarness, User
 from tests.bot.jobs import WORKER, claim
 

@@ -22,10 +22,10 @@ from bot.config import BotConfig
 from detector.job_payload import merge_tuning
 from detector.synthetic.vod import SyntheticVod
 from detector.worker import Worker, WorkerOptions
+from highlights.doubles.discord import GUILD_ID, DiscordDouble
 from storage.clock import utcnow
 from storage.queue.timeouts import KindTimeouts
 from storage.records import JobKind, JobStatus, Tuning
-from tests.bot.discord_double import GUILD_ID, DiscordDouble
 from tests.bot.harness import BotHarness, voters
 
 pytestmark = pytest.mark.timeout(900)  # two real detector runs: a hang guard, not a speed limit

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from detector.worker import Worker, WorkerOptions
+from highlights.doubles.twitch import TwitchDouble
+from highlights.doubles.twitch_vods import NORMAL, FakeVod, build_hls_vod, make_comments
 from storage.queue.timeouts import KindTimeouts
 from storage.records import JobKind, JobStatus
 from tests.bot.harness import BotHarness
-from tests.twitch_double import TwitchDouble
-from tests.twitch_vods import NORMAL, FakeVod, build_hls_vod, make_comments
 
 pytestmark = pytest.mark.timeout(900)  # a real detector run: a hang guard, not a speed limit
 SHORT = {kind: KindTimeouts(lease_s=120.0, heartbeat_s=0.5, max_runtime_s=1800.0, max_attempts=2,

@@ -20,9 +20,9 @@ import pytest
 from bot.cards import CARD_EDIT_TRIES
 from bot.poster import REFUSED_TRIES, TOO_LARGE
 from bot.state import CardRef
+from highlights.doubles import discord_permissions as perm
+from highlights.doubles.discord import CHANNEL_ID, EPHEMERAL, OTHER_CHANNEL_ID
 from storage.records import JobStatus
-from tests.bot import discord_permissions as perm
-from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, OTHER_CHANNEL_ID
 from tests.bot.harness import ADMIN, BotHarness
 from tests.bot.jobs import WORKER, claim, finish, finished_job
 

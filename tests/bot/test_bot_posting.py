@@ -14,8 +14,8 @@ import discord
 import pytest
 
 from bot.views.clip_post import clip_id_of
+from highlights.doubles.discord import CHANNEL_ID, EPHEMERAL, GUILD_ID
 from storage.records import Clip, Job
-from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, GUILD_ID
 from tests.bot.harness import ADMIN, ALICE, BOB, BotHarness, voters
 from tests.bot.jobs import VOD_ID, finished_job
 
@@ -105,7 +105,7 @@ async def test_local_vods_and_clips_without_renders_are_posted_without_a_link(h:
 
 async def test_clips_go_to_the_channel_chosen_with_setup(h: BotHarness) -> None:
     from bot.state import GuildSettings
-    from tests.bot.discord_double import OTHER_CHANNEL_ID
+    from highlights.doubles.discord import OTHER_CHANNEL_ID
 
     await h.bot.state.set_guild(str(GUILD_ID), GuildSettings(clip_channel_id=str(OTHER_CHANNEL_ID)))
     job = await finished_job(h.storage, h.config.artifacts.root, clips=1)

@@ -18,8 +18,8 @@ import pytest
 
 from highlights.cli import main
 from highlights.cmd_discord import application_id_from_token
-from tests.bot.discord_double import APP_ID
-from tests.bot.discord_permissions import BOT_INVITED_WITH
+from highlights.doubles.discord import APP_ID
+from highlights.doubles.discord_permissions import BOT_INVITED_WITH
 
 TOKEN = base64.urlsafe_b64encode(str(APP_ID).encode()).decode().rstrip("=") + ".GhIjKl.signature-part"
 

@@ -19,11 +19,11 @@ import pytest
 
 from bot.errors import BadVodReference
 from bot.vodref import parse_vod
+from highlights.doubles.discord import CHANNEL_ID, EPHEMERAL, GUILD_ID
 from storage.factory import Storage
 from storage.records import Job, JobKind, JobRequest
 from storage.repo.port import ClipDraft
 from storage.twitch import HelixSettings
-from tests.bot.discord_double import CHANNEL_ID, EPHEMERAL, GUILD_ID
 from tests.bot.harness import ADMIN, BOB, BotHarness
 from tests.bot.jobs import WORKER, claim, explanation
 from tests.helix_double import HelixDouble

@@ -2,7 +2,7 @@
 Twitch refuses shown on the job card from ``/highlights <twitch url>`` to posted clips.
 
 The real bot against the Discord REST double; Helix against ``tests.helix_double``; GQL, usher and the VOD
-CDN against the strict Twitch double (``tests.twitch_double``); the real worker on real SQLite for the
+CDN against the strict Twitch double (``highlights.doubles.twitch``); the real worker on real SQLite for the
 end-to-end run. Nothing leaves 127.0.0.1.
 """
 
@@ -18,14 +18,14 @@ import pytest
 
 from bot.views.job_card import card_embed
 from detector.worker import Worker, WorkerOptions
+from highlights.doubles.twitch import SUBSCRIBER_TOKEN, TwitchDouble
+from highlights.doubles.twitch_vods import NORMAL, FakeVod, build_hls_vod, make_comments
 from storage.queue.timeouts import KindTimeouts
 from storage.records import Job, JobKind, JobStatus
 from storage.twitch import HelixSettings
 from storage.twitch.vod_access import VodAccessSettings
 from tests.bot.harness import BotHarness
 from tests.helix_double import HelixDouble
-from tests.twitch_double import SUBSCRIBER_TOKEN, TwitchDouble
-from tests.twitch_vods import NORMAL, FakeVod, build_hls_vod, make_comments
 
 pytestmark = pytest.mark.timeout(900)  # a real detector run: a hang guard, not a speed limit
 LOGIN = "somestreamer"

@@ -16,8 +16,8 @@ import discord
 import pytest
 from discord.http import Route
 
-from tests.bot import discord_permissions as perm
-from tests.bot.discord_double import APP_ID, CHANNEL_ID, EPHEMERAL
+from highlights.doubles import discord_permissions as perm
+from highlights.doubles.discord import APP_ID, CHANNEL_ID, EPHEMERAL
 from tests.bot.harness import BotHarness
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any
 
-from tests.twitch_vods import FakeVod
+from highlights.doubles.twitch_vods import FakeVod
 
 WEB_CLIENT_ID = "kimne78kx3ncx6brgo4mv6wki5h1ko"
 ACCEPTED_HASHES = {
