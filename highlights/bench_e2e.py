@@ -69,7 +69,7 @@ def stage_class(stage: str | None) -> str:
 
 class WatchedQueue:
     """The job queue as the bot and worker see it in the bench: each progress write is timed (stage
-    changes), and a queued DETECT job asks for both layouts and takes every peak as a candidate
+    changes), and a queued DETECT job asks for every clip rendered in both layouts, and takes every peak as a candidate
     (``threshold`` at its minimum: the synthetic VOD's looped test pattern and steady tone hold little to
     find, and the bench measures what the clips cost, not how good they are). Everything else is the
     real queue."""
@@ -85,9 +85,11 @@ class WatchedQueue:
     async def enqueue(self, request: Any) -> Any:
         payload = dict(request.payload or {})
         if isinstance(payload.get("render"), dict):
-            payload["render"] = {**payload["render"], "layouts": list(LAYOUTS)}
+            settings = {**(payload.get("settings") or {}), "threshold": THRESHOLD}
+            top = int(settings.get("top_k") or 10)
+            payload["render"] = {**payload["render"], "layouts": list(LAYOUTS), "top": top}  # every clip rendered
             payload["render"].pop("layout", None)
-            payload["settings"] = {**(payload.get("settings") or {}), "threshold": THRESHOLD}
+            payload["settings"] = settings
         return await self._inner.enqueue(replace(request, payload=payload))
 
     async def progress(self, job_id: int, worker_id: str, *, stage: str | None = None, **kw: Any) -> Any:
@@ -238,7 +240,7 @@ async def _job(minutes: float, clips: int, cache: Path, work: Path, out: TextIO 
     stages["post"] = t_posted - t_done
     return {"hls": hls, "stages": stages, "total_s": t_posted - t0, "rss_kb": rss.peaks_kb,
             "ffmpeg_rss_kb": children.peak_kb(), "timings": timings, "wire_s": wire_s, "bytes_sent": sent,
-            "clips": [(c.start_s, c.end_s) for c in posted], "uploads": len(uploads),
+            "clips": [(c.start_s, c.end_s) for c in posted if c.files], "posted": len(posted), "uploads": len(uploads),
             "rendered": int(result.get("rendered") or 0)}
 
 

@@ -40,7 +40,7 @@ def e2e_report(minutes: float, clips: int, got: Mapping[str, Any], floors: Mappi
                            "x_floor": ratio(segments, floors["keyframe floor"])}}
     for name in ("signal_transcript", "signal_vision", "snap"):
         inner[name.removeprefix("signal_")] = {"s": round(float(timings.get(name, 0.0)), 3)}
-    return {"minutes": minutes, "clips_asked": clips, "clips_posted": len(got["clips"]), "uploads": got["uploads"],
+    return {"minutes": minutes, "clips_asked": clips, "clips_posted": int(got.get("posted", len(got["clips"]))), "uploads": got["uploads"],
             "rendered": got["rendered"], "layouts": list(LAYOUTS), "total_s": round(total, 3), "stages": rows,
             "detect_inside": inner, "bytes_downloaded": got["bytes_sent"], "ffmpeg_rss_kb": got["ffmpeg_rss_kb"],
             "load_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),

@@ -74,7 +74,8 @@ async def test_the_bench_queue_asks_for_both_layouts_and_every_peak() -> None:
     queue = WatchedQueue(inner)
     assert await queue.enqueue(Request({"render": {"layout": "16:9", "captions": False}, "settings": {"top_k": 3}})) \
         == "queued"
-    assert inner.got is not None and inner.got.payload["render"] == {"layouts": ["16:9", "9:16"], "captions": False}
+    assert inner.got is not None
+    assert inner.got.payload["render"] == {"layouts": ["16:9", "9:16"], "captions": False, "top": 3}
     assert inner.got.payload["settings"] == {"top_k": 3, "threshold": -5.0}
 
 
