@@ -32,7 +32,8 @@ PARAMS: tuple[Param, ...] = (
     # --- chat signal -------------------------------------------------------------------------
     Param("chat_smooth_s", 5.0, 1.0, 60.0, "s", "width of the moving window that smooths chat counts"),
     Param("chat_baseline_s", 900.0, 30.0, 3600.0, "s", "window of the robust local baseline chat is compared with"),
-    Param("chat_lag_prior_s", 20.0, 0.0, 60.0, "s", "how late chat reacts when the lag cannot be estimated from audio"),
+    Param("chat_lag_prior_s", 12.0, 0.0, 60.0, "s", "how late chat reacts when the lag cannot be estimated from audio "
+          "(12: an early clip costs more than a late one, and low-latency chats trail by less than broadcasts)"),
     Param("chat_lag_min_s", 5.0, 0.0, 60.0, "s", "smallest chat reaction lag the estimator may choose"),
     Param("chat_lag_max_s", 40.0, 0.0, 120.0, "s", "largest chat reaction lag the estimator may choose"),
     Param("chat_lag_min_corr", 0.15, 0.0, 1.0, "corr", "chat/audio correlation needed to trust an estimated lag over the prior"),

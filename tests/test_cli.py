@@ -42,7 +42,7 @@ def test_detect_prints_a_ranked_table(sample_vod: SyntheticVod, capsys) -> None:
                    "--set", "min_gap_s=30", "--quiet") == 0
     assert run_cli("detect", "--chat", sample_vod.chat_path, "--top", "2") == 0
     out = capsys.readouterr().out
-    assert "2 highlights in 0:02:5" in out and "  1. " in out and "chat lag 20.0 s (prior)" in out
+    assert "2 highlights in 0:02:5" in out and "  1. " in out and "chat lag 12.0 s (prior)" in out
 
 
 @pytest.mark.parametrize("args, message", [

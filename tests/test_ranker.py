@@ -99,7 +99,10 @@ def test_the_shipped_default_is_generic() -> None:
     assert model.names == BASE_FEATURES and model.lexicon is None and model.meta["kind"] == "default"
     assert not sign_problems(model)
     weights = model.weights()
-    assert weights["length_wide"] < 0 < min(weights[n] for n in ("rate_now", "react_wide", "react_now", "caps_wide"))
+    assert weights["length_wide"] < 0 < min(weights[n] for n in ("rate_now", "react_now", "caps_wide", "hype_wide",
+                                                                 "gaming_spike"))
+    # Nothing a community decides for itself: no lexicon, no laughter weight either way.
+    assert not {"learned_wide", "laugh_wide", "laugh_spike"} & set(model.names)
 
 
 def test_a_thin_chat_gives_a_verdict_not_confident_clips() -> None:
@@ -185,3 +188,93 @@ def test_the_ranker_grid_is_the_signals_timebase() -> None:
     from detector.signals.ranker.features import GRID_S
 
     assert GRID_S == HOP_S
+
+
+def test_message_kinds_split_the_reactions() -> None:
+    from detector.signals.chat_lexicon import classify, classify_kinds
+
+    # (reaction, laugh, emotes, caps, hype, shock, gaming)
+    assert classify_kinds("PogChamp what a play") [4:] == (True, False, False)
+    assert classify_kinds("clip it")[4:] == (True, False, False)
+    assert classify_kinds("monkaW he is low")[4:] == (False, True, False)
+    assert classify_kinds("gg ez")[4:] == (False, False, True)
+    # A verdict of each game's own big play reads alike (LoL's penta, Dota's rampage).
+    assert classify_kinds("PENTA")[4:] == classify_kinds("RAMPAGE")[4:] == (False, False, True)
+    assert classify_kinds("KEKW")[1] and classify_kinds("KEKW")[4:] == (False, False, False)
+    assert classify_kinds("what rank is he now") == (False, False, 0, False, False, False, False)
+    for text in ("PogChamp what a play", "gg ez", "KEKW", "monkaW", "???", "what rank is he"):
+        assert classify(text) == classify_kinds(text)[:4]
+    table = message_table(ChatLog("t", "jsonl", (ChatMessage(0.0, "POGGERS"), ChatMessage(1.0, "gg wp"),
+                                                 ChatMessage(2.0, "NotLikeThis"), ChatMessage(3.0, "hi"))))
+    assert table.attrs["hype"].tolist() == [1, 0, 0, 0] and table.attrs["gaming"].tolist() == [0, 1, 0, 0]
+    assert table.attrs["shock"].tolist() == [0, 0, 1, 0] and table.attrs["react"].tolist() == [1, 1, 1, 0]
+
+
+def test_a_kind_spike_is_relative_to_the_kinds_own_baseline() -> None:
+    # A chat where "gg" is common all along, and a quiet one where it is rare: a burst of gg reads as a
+    # spike in both, and the same size of burst reads larger where gg is rare; scale does not matter.
+    def chat(gg_share: float, scale: float) -> ChatLog:
+        rng = np.random.default_rng(5)
+        msgs = [ChatMessage(float(t), "gg" if rng.random() < gg_share else "hello there", f"u{i % 400}")
+                for i, t in enumerate(np.sort(rng.uniform(0, 1200, int(1200 * scale))))]
+        msgs += [ChatMessage(600.0 + j * 8.0 / (30 * scale), "gg", f"b{j}") for j in range(int(30 * scale))]
+        return ChatLog("t", "jsonl", tuple(sorted(msgs, key=lambda m: m.offset_s)))
+
+    at = int(600 / 0.5)
+    spikes = {}
+    for share in (0.02, 0.2):
+        for scale in (1.0, 10.0):
+            feats = chat_features(chat(share, scale))
+            row = feats.row("gaming_spike")
+            peak = float(row[at - 60: at + 60].max())  # the wide window holds the burst around here
+            assert peak == row[feats.active].max() and peak > np.percentile(row[feats.active], 90) + 0.5, (share, scale)
+            spikes[share, scale] = peak
+    assert spikes[0.02, 1.0] > spikes[0.2, 1.0] and spikes[0.02, 10.0] > spikes[0.2, 10.0]
+    assert spikes[0.02, 1.0] == pytest.approx(spikes[0.02, 10.0], abs=0.6)
+
+
+@pytest.mark.parametrize("lag", [6.0, 26.0])
+def test_adaptation_reads_the_communitys_lag_from_its_labels(lag: float) -> None:
+    from detector.signals.ranker.label_lag import label_lag
+
+    spans = []
+    for seed in (40, 41, 42):
+        truth = moments(seed)
+        chat = community_chat(LENGTH, truth, seed=seed, lag_s=lag)
+        spans.append(LabelledSpan(f"v{seed}", chat, 0.0, LENGTH, [(t - 5, t + 15) for t in truth]))
+    found = label_lag(default_model(), spans)
+    # The crowd reacts from ``lag`` to ``lag + 8`` s after the moment; labels run from 5 s before to 15 s
+    # after it: the best reading sits a few seconds around the planted lag.
+    assert found is not None and abs(found.lag_s - lag) <= 6 and found.auc > 0.7
+    adapted = adapt(default_model(), spans)
+    assert adapted.lag_s == found.lag_s and adapted.meta["lag_source"] == "labels"
+    # Detection reads this community's chat at its own lag, and says where the lag came from.
+    truth = moments(43)
+    chat = community_chat(LENGTH, truth, seed=43, lag_s=lag)
+    result = detect(DetectRequest(chat=chat, settings=Settings({"top_k": 5}), device="cpu", window=(0, LENGTH),
+                                  ranker=adapted))
+    assert result.meta["chat_lag_source"] == "community" and result.meta["chat_lag_s"] == found.lag_s
+    assert hits_at_k(chat, truth, adapted) == 5
+    # Labels that do not line up with chat at any lag give no estimate: the prior stays.
+    rng = np.random.default_rng(7)
+    noise = [LabelledSpan(s.key, s.chat, 0.0, LENGTH, [(t, t + 20.0) for t in rng.uniform(0, LENGTH - 20, 8)])
+             for s in spans]
+    assert label_lag(default_model(), noise) is None
+    kept = adapt(default_model(), noise, options=AdaptOptions(min_moments=5))
+    assert kept.lag_s == default_model().lag_s and kept.meta["lag_source"] == "base"
+
+
+def test_adapted_model_round_trips_with_its_lag(tmp_path: Path) -> None:
+    spans = [LabelledSpan(f"v{seed}", community_chat(LENGTH, moments(seed), seed=seed, lag_s=10.0), 0.0, LENGTH,
+                          [(t - 5, t + 15) for t in moments(seed)]) for seed in (50, 51)]
+    adapted = adapt(default_model(), spans)
+    path = tmp_path / "adapted.json"
+    adapted.save(path)
+    again = RankerModel.load(path)
+    assert again.names == adapted.names and again.lag_s == adapted.lag_s and again.meta["lag_source"] == "labels"
+    assert np.allclose(again.coef, adapted.coef, atol=1e-5) and again.lexicon is not None
+    # The file rounds (6 decimals, lexicon weights 4): the scores move by a hair and rank the same.
+    loaded = again.logit(chat_features(spans[0].chat, again.lexicon))
+    fitted = adapted.logit(chat_features(spans[0].chat, adapted.lexicon))
+    np.testing.assert_allclose(loaded, fitted, atol=0.05)
+    assert np.corrcoef(loaded, fitted)[0, 1] > 0.9999

@@ -30,7 +30,7 @@ from detector.signals.ranker.model import RankerModel
 from detector.signals.ranker.training import LabelledSpan
 
 OLD_DEFAULT = {"w_chat_ranker": 0.0, "w_chat_hype": 1.0, "w_chat_unique": 0.3, "threshold": 1.0, "pre_roll_s": 10.0,
-               "post_roll_s": 8.0, "pre_max_s": 45.0, "post_max_s": 45.0, "max_len_s": 45.0}
+               "post_roll_s": 8.0, "pre_max_s": 45.0, "post_max_s": 45.0, "max_len_s": 45.0, "chat_lag_prior_s": 20.0}
 
 
 class DetectorRanker:

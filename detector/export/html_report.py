@@ -69,6 +69,7 @@ def _lag_text(meta: Mapping[str, Any]) -> str:
     tag = {
         "estimated": '<span class="tag">estimated from audio</span>',
         "prior": '<span class="tag prior">prior (not estimated)</span>',
+        "community": '<span class="tag">learned from this community\'s labels</span>',
     }.get(source, f'<span class="tag">{_e(source)}</span>' if source else "")
     return f'{_num(lag, ".1f", " s")} {tag} <span class="muted">chat reacts this much after the stream</span>'
 

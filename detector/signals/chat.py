@@ -83,7 +83,7 @@ class ChatSignal(Signal):
             name=self.NAME, hop_s=HOP_S, values=np.asarray(values, dtype=np.float32), features=features,
             meta={"raw": raw, "messages": len(chat.messages), "authors_known": chat.has_authors,
                   "format": chat.format, "timeline": "chat", "too_little_chat": scarce,
-                  "ranker": ranker_meta(model)},
+                  "ranker": ranker_meta(model), "lag_prior_s": community_lag(model)},
         )
 
 
@@ -98,10 +98,15 @@ def too_little_chat(chat: ChatLog, settings) -> str | None:
     return (f"too little chat: {n} messages{per_min} (at least {need:.0f} are needed to tell moments apart)")
 
 
+def community_lag(model: RankerModel) -> float | None:
+    """The chat lag a community's adapted ranker read from its own labels (None: use the generic prior)."""
+    return float(model.lag_s) if model.meta.get("lag_source") == "labels" else None
+
+
 def ranker_meta(model: RankerModel) -> dict[str, object]:
     """What the result says about the ranker used."""
-    meta: dict[str, object] = {k: model.meta[k] for k in ("kind", "source", "labels", "vods", "version", "summary")
-                               if k in model.meta}
+    meta: dict[str, object] = {k: model.meta[k] for k in ("kind", "source", "labels", "vods", "version", "summary",
+                                                          "lag_source") if k in model.meta}
     return {**meta, "features": list(model.names), "lexicon_tokens": len(model.lexicon.weights) if model.lexicon else 0}
 
 

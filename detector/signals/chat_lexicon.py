@@ -2,8 +2,12 @@
 
 Used by the chat signal to classify each message. Names are matched case-insensitively on whole
 tokens, except multi-word phrases ("clip it") and punctuation bursts ("???", "!!!"), which are
-matched on the whole message. Emote names are Twitch global emotes plus the most common BTTV/FFZ/7TV
-reaction emotes; explicit emotes from the log (e.g. TwitchDownloader fragments) count too.
+matched on the whole message. Besides *whether* a message reacts, ``classify_kinds`` says *how*:
+laughter, hype (excitement: Pog, wow, insane, "clip it"), shock (fear, sadness, disgust: monkaS,
+WutFace, rip) or a gaming verdict (gg, ez, throw, outplayed) — kinds every Twitch gaming chat
+shares; which of them mark the moments a community clips is what the ranker learns. Emote names are
+Twitch global emotes plus the most common BTTV/FFZ/7TV reaction emotes; explicit emotes from the log
+(e.g. TwitchDownloader fragments) count too.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ biblethump sadge f rip nooo noooo noo bruh cmonbruh residentsleeper failfish bab
 """.split())
 
 GAMING = frozenset("""
-ez ezclap gg ggwp clap claps jebaited worth throw throwing int inting outplayed clutch ace penta
+ez ezclap gg ggwp clap claps jebaited worth throw throwing int inting outplayed clutch ace penta rampage
 """.split())
 
 REACTIONS = LAUGH | HYPE | SHOCK | GAMING
@@ -52,6 +56,8 @@ _PUNCT_BURST = re.compile(r"\?{2,}|!{2,}|\?!|!\?")
 _PREFIX_AT_TOKEN = re.compile(r"(?<![\w:])(?:" + "|".join(map(re.escape, PREFIXES)) + ")")
 r"""A token starting with one of ``PREFIXES`` (tokens are runs of ``[\w:]``), found in one C-level scan."""
 _PHRASE = re.compile("|".join(map(re.escape, _PHRASES)))
+_HYPE_PREFIXES = ("pog", "pag", "wtf", "omg", "clip")
+_SHOCK_PREFIXES = ("monka", "noo")
 _LAUGH_RUN = re.compile(r"(?:ha){3,}|(?:he){3,}|a?jaja(?:ja)+|x+d+\b|k{4,}", re.IGNORECASE)
 
 
@@ -62,12 +68,23 @@ def tokens(text: str) -> list[str]:
 
 def classify(text: str, explicit_emotes: tuple[str, ...] = ()) -> tuple[bool, bool, int, bool]:
     """``(is_reaction, is_laugh, emote_count, is_caps_burst)`` for one message."""
+    return classify_kinds(text, explicit_emotes)[:4]  # type: ignore[return-value]
+
+
+def classify_kinds(text: str, explicit_emotes: tuple[str, ...] = ()
+                   ) -> tuple[bool, bool, int, bool, bool, bool, bool]:
+    """``classify`` plus the kind of reaction: ``(..., is_hype, is_shock, is_gaming)``."""
     toks = tokens(text)
     token_set = set(toks)
     laugh = bool(token_set & LAUGH) or bool(_LAUGH_RUN.search(text))
     low = text.lower()
-    reaction = (laugh or bool(token_set & REACTIONS) or bool(_PUNCT_BURST.search(text))
-                or bool(_PREFIX_AT_TOKEN.search(low)) or bool(_PHRASE.search(low)))
+    phrase = bool(_PHRASE.search(low))
+    prefixed = bool(_PREFIX_AT_TOKEN.search(low))
+    hype = bool(token_set & HYPE) or phrase or (prefixed and any(t.startswith(_HYPE_PREFIXES) for t in token_set))
+    shock = bool(token_set & SHOCK) or (prefixed and any(t.startswith(_SHOCK_PREFIXES) for t in token_set))
+    gaming = bool(token_set & GAMING)
+    reaction = (laugh or hype or shock or gaming or bool(token_set & REACTIONS) or bool(_PUNCT_BURST.search(text))
+                or prefixed)
     if explicit_emotes:
         explicit = {e.lower() for e in explicit_emotes}
         emotes = sum(1 for t in toks if t in EMOTES or t in explicit)
@@ -80,4 +97,4 @@ def classify(text: str, explicit_emotes: tuple[str, ...] = ()) -> tuple[bool, bo
         upper = text.upper()
         cased = sum(map(ne, low, upper))
         caps = cased >= 4 and sum(map(ne, text, low)) >= 0.8 * cased
-    return reaction, laugh, emotes, caps
+    return reaction, laugh, emotes, caps, hype, shock, gaming

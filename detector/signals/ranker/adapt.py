@@ -7,6 +7,9 @@ produces an adapted ``RankerModel``: the same file format with
 - a learned lexicon (``detector.signals.chat_learned``): the smoothed log-odds of each token inside
   the community's moments, which feeds the ``learned_wide`` feature (team names, channel emotes,
   inside jokes: what a hand lexicon cannot know);
+- the community's chat lag, read from its labels (``detector.signals.ranker.label_lag``): the
+  lexicon and the samples are taken at it, and detection reads this community's chat at it (the
+  base's lag when the labels do not say);
 - re-weighted coefficients: a logistic regression over the base features plus ``EXTRA`` (laughter,
   emotes, question and exclamation marks, copypasta, new chatters, the learned lexicon, …), fitted by
   Newton's method with a Gaussian prior centred on the base model (``strength``: how many seconds of
@@ -26,11 +29,13 @@ import numpy as np
 
 from detector.errors import ConfigError
 from detector.signals.chat_learned import LabelledChat, TokenWeights, fit_token_weights
+from detector.signals.ranker.label_lag import label_lag
 from detector.signals.ranker.model import RankerModel
 from detector.signals.ranker.training import LabelledSpan, build_samples
 
 EXTRA: tuple[str, ...] = ("learned_wide", "laugh_wide", "emote_wide", "question_wide", "exclaim_wide",
-                          "repeat_wide", "new_wide", "rate_wide", "rise", "burst")
+                          "repeat_wide", "new_wide", "rate_wide", "rise", "burst", "react_wide", "shock_wide",
+                          "gaming_wide", "laugh_spike", "hype_spike", "shock_spike")
 """Features the default leaves out (community-specific in sign or size) that adaptation may weigh."""
 
 
@@ -41,8 +46,12 @@ class AdaptError(ConfigError):
 @dataclass(frozen=True, slots=True)
 class AdaptOptions:
     strength: float = 800.0
-    """Prior strength in units of sample weight (each labelled VOD weighs 600): larger moves less. Under
-    leave-one-game-out on the dev set every value from 50 to 8000 scored P@10 0.65–0.68; 800 was best by a hair."""
+    """Prior strength in units of sample weight (each labelled VOD weighs 600): larger moves less. On the
+    dev set (default with hype share and gaming spike, leave-one-game-out) 800, 5000 and 20000 all scored
+    within ±0.03 P@10 and a nested choice among them was unstable (each won some folds): that set's
+    games teach each other little beyond the default. 800 lets a community whose own signal is clear
+    (the tests' community, whose raids shout hype words but are no moments) move the ranker with four
+    VODs of viewer clips; 5000 could not."""
     min_moments: int = 10
     """No adaptation from fewer labelled moments than this."""
     lexicon_min_count: int = 8
@@ -51,6 +60,8 @@ class AdaptOptions:
     miss_weight: float = 3.0
     """Weight of a sample inside a clip members voted down (a known miss), relative to unlabelled time."""
     step_s: float = 2.0
+    estimate_lag: bool = True
+    """Read the community's chat lag from its labels (else keep the base model's)."""
 
 
 def fit_lexicon(spans: Sequence[LabelledSpan], lag_s: float, options: AdaptOptions) -> TokenWeights:
@@ -66,7 +77,8 @@ def adapt(base: RankerModel, spans: Sequence[LabelledSpan], *, options: AdaptOpt
     if moments < opts.min_moments:
         raise AdaptError(f"Only {moments} labelled moments: too few to adapt the ranker (at least {opts.min_moments}).",
                          hint="Wait for more viewer clips or votes, or give more labelled VODs.")
-    lag = base.lag_s
+    found = label_lag(base, spans) if opts.estimate_lag else None
+    lag = found.lag_s if found is not None else base.lag_s
     lexicon = fit_lexicon(spans, lag, opts)
     names = tuple(dict.fromkeys((*base.names, *EXTRA)))
     samples = build_samples(spans, lag, step_s=opts.step_s, names=names, lexicon=lexicon, miss_weight=opts.miss_weight)
@@ -86,6 +98,8 @@ def adapt(base: RankerModel, spans: Sequence[LabelledSpan], *, options: AdaptOpt
     n_vods = len({s.key for s in spans})
     meta = {"kind": "adapted", "source": source, "labels": moments, "vods": n_vods,
             "base": base.meta.get("kind", "default"), "strength": opts.strength, "lexicon_tokens": len(lexicon.weights),
+            "lag_source": "labels" if found is not None else "base",
+            "lag_auc": round(found.auc, 4) if found is not None else None,
             "summary": summary or f"adapted from {moments} {source} over {n_vods} VOD{'s' if n_vods != 1 else ''}"}
     return RankerModel(names=names, mean=mean, scale=scale, coef=coef, intercept=intercept, lag_s=lag,
                        lexicon=lexicon, meta=meta)

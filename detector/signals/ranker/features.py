@@ -11,11 +11,18 @@ compared on the same footing:
 - ``rise``: the near window's log rate minus the log rate before it (how sharply chat wakes up);
 - ``burst``: the busiest 3 s inside the wide window against the window's mean (a crowd reacting at once);
 - share features, each the window's share of messages minus the VOD's own share (shrunk toward it
-  when the window holds few messages): ``react_*`` (the hand lexicon's reactions), ``caps_wide``,
-  ``laugh_wide``, ``emote_wide``, ``question_wide``, ``exclaim_wide``, ``repeat_wide`` (copypasta),
+  when the window holds few messages): ``react_*`` (the hand lexicon's reactions), the kinds of
+  reaction ``laugh_wide``, ``hype_wide``, ``shock_wide``, ``gaming_wide`` (gg, ez, throw…), ``caps_wide``,
+  ``emote_wide``, ``question_wide``, ``exclaim_wide``, ``repeat_wide`` (copypasta),
   ``new_wide`` (first-time chatters; 0 without authors), ``learned_wide`` (a community lexicon's score;
   0 without one);
-- ``length_wide``: log of the mean message length over the VOD's mean (excited chat is short).
+- ``length_wide``: log of the mean message length over the VOD's mean (excited chat is short);
+- spike features ``react_spike``, ``laugh_spike``, ``hype_spike``, ``shock_spike``, ``gaming_spike``: log of
+  the wide window's rate of that kind of message over the kind's own local baseline (a rolling median
+  over ``BASELINE_S``), so a kind that is rare in this chat counts when it bursts, whatever else chat
+  says at the time. The additive floor is a quarter of the kind's median rate plus ``SPIKE_FLOOR`` of the
+  median message rate (so a small chat and a busy one read alike), and never less than one message per
+  wide window (so in a quiet chat one "gg" is not a burst).
 
 Windows are in seconds of chat time relative to ``τ``: wide ``[-15, +30)``, near ``[-5, +10)``,
 before ``[-45, -10)``. Costs are a few cumulative sums over the grid, so any VOD length is cheap.
@@ -41,9 +48,13 @@ BASELINE_S = 600.0
 SHRINK_MESSAGES = 5.0
 """Shares in a window are pulled toward the VOD's share as if it held this many more messages."""
 BURST_S = 3.0
-SHARES = ("react", "caps", "laugh", "emote", "question", "exclaim", "repeat", "new", "learned")
+SHARES = ("react", "caps", "laugh", "emote", "question", "exclaim", "repeat", "new", "learned", "hype", "shock",
+          "gaming")
+SPIKES = ("react", "laugh", "hype", "shock", "gaming")
+SPIKE_FLOOR = 0.01
+"""A kind's spike adds this share of the VOD's median message rate to both sides of its ratio."""
 NAMES: tuple[str, ...] = ("rate_wide", "rate_now", "rise", "burst", "react_wide", "react_now",
-                          *(f"{s}_wide" for s in SHARES[1:]), "length_wide")
+                          *(f"{s}_wide" for s in SHARES[1:]), "length_wide", *(f"{s}_spike" for s in SPIKES))
 """Every feature this module computes, in a fixed order."""
 
 
@@ -97,10 +108,7 @@ def window_features(table: MessageTable, n_bins: int, hop_s: float) -> WindowFea
     rate = total("msg", "rate") / rate_s
     active = slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) else slice(0, n)
     base = np.empty(n, dtype=np.float64)
-    inner, _ = rolling_median_mad(rate[active].astype(np.float32), hop_s, BASELINE_S)
-    base[active] = inner
-    base[: active.start] = inner[0]
-    base[active.stop:] = inner[-1]
+    _local_baseline(rate, active, hop_s, out=base)
     typical = float(np.median(rate[active]))
     eps = 0.25 * typical + 0.02
 
@@ -121,9 +129,25 @@ def window_features(table: MessageTable, n_bins: int, hop_s: float) -> WindowFea
             feats["react_now"] = (total(share, "now") + k * p) / (m_now + k) - p
     mean_len = max(float(per_bin["length"].sum()) / max(all_msgs, 1.0), 1.0)
     feats["length_wide"] = np.log((total("length", "wide") + k * mean_len) / (m_wide + k) / mean_len)
+    _, _, wide_s = span("wide")
+    for kind in SPIKES:
+        kind_rate = total(kind, "rate") / rate_s
+        kind_base = _local_baseline(kind_rate, active, hop_s)
+        floor = 0.25 * float(np.median(kind_rate[active])) + SPIKE_FLOOR * typical + 1.0 / wide_s
+        feats[f"{kind}_spike"] = np.log((total(kind, "wide") / wide_s + floor) / (kind_base + floor))
     matrix = np.vstack([feats[name] for name in NAMES]).astype(np.float32)
     return WindowFeatures(hop_s=hop_s, names=NAMES, matrix=matrix, rate=rate.astype(np.float32),
                           baseline=base.astype(np.float32), active=active)
+
+
+def _local_baseline(rate: np.ndarray, active: slice, hop_s: float, out: np.ndarray | None = None) -> np.ndarray:
+    """The rolling median of ``rate`` over ``BASELINE_S`` inside ``active``, held flat outside it."""
+    base = np.empty(len(rate), dtype=np.float64) if out is None else out
+    inner, _ = rolling_median_mad(rate[active].astype(np.float32), hop_s, BASELINE_S)
+    base[active] = inner
+    base[: active.start] = inner[0]
+    base[active.stop:] = inner[-1]
+    return base
 
 
 def _burst(msg: np.ndarray, m_wide: np.ndarray, wide: tuple[int, int, float], hop_s: float) -> np.ndarray:

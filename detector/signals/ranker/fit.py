@@ -25,9 +25,10 @@ from detector.signals.ranker.features import NAMES
 from detector.signals.ranker.model import RankerModel
 from detector.signals.ranker.training import LabelledSpan, Samples, build_samples
 
-BASE_FEATURES: tuple[str, ...] = ("rate_now", "react_wide", "react_now", "caps_wide", "length_wide")
+BASE_FEATURES: tuple[str, ...] = ("rate_now", "react_now", "caps_wide", "length_wide", "hype_wide", "gaming_spike")
 EXPECTED_SIGN = {"rate_wide": 1, "rate_now": 1, "react_wide": 1, "react_now": 1, "caps_wide": 1, "length_wide": -1,
-                 "burst": 1, "rise": 1, "emote_wide": 1, "repeat_wide": 1, "learned_wide": 1}
+                 "burst": 1, "rise": 1, "emote_wide": 1, "repeat_wide": 1, "learned_wide": 1, "hype_wide": 1,
+                 "hype_spike": 1, "react_spike": 1, "gaming_spike": 1, "gaming_wide": 1}
 """The sign each feature's coefficient should have if it means what chat means everywhere (0 ≤ |β| allowed)."""
 DEFAULT_C = 0.01
 """Inverse L2 strength of the default's fit (strong: 20 games are few)."""

@@ -2,7 +2,8 @@
 
 Consumes a ``ChatLog``; produces ``MessageTable``: one row per message with its offset (chat time) and
 the community-independent attributes the window features are built from — whether it reacts (the hand
-lexicon of ``detector.signals.chat_lexicon``), laughs, carries emotes, shouts in capitals, asks (``?``)
+lexicon of ``detector.signals.chat_lexicon``) and how (laughs, hypes, shows shock, gives a gaming verdict
+such as gg), carries emotes, shouts in capitals, asks (``?``)
 or exclaims (``!``), its length, whether it repeats a message seen in the last ``REPEAT_S`` seconds
 (copypasta, spam), and, when the log names authors, whether it is the author's first message in the
 VOD (a new chatter) and whether it *engages* (the author's first message in ``ENGAGE_S`` seconds, so
@@ -21,15 +22,16 @@ import numpy as np
 
 from detector.records import AbortCheck, ChatLog
 from detector.signals.chat_learned import TokenWeights
-from detector.signals.chat_lexicon import classify
+from detector.signals.chat_lexicon import classify_kinds
 
 REPEAT_S = 30.0
 """A message repeats when the same normalised text was sent within this many seconds before it."""
 ENGAGE_S = 10.0
 """An author's messages closer together than this count once (spam cannot make a crowd)."""
 MAX_LEN = 200
-ATTRIBUTES = ("react", "laugh", "emote", "caps", "question", "exclaim", "length", "repeat", "new", "learned")
-TEXT_ATTRIBUTES = ("react", "laugh", "emote", "caps", "question", "exclaim", "length", "emotes")
+ATTRIBUTES = ("react", "laugh", "hype", "shock", "gaming", "emote", "caps", "question", "exclaim", "length", "repeat",
+              "new", "learned")
+TEXT_ATTRIBUTES = ("react", "laugh", "hype", "shock", "gaming", "emote", "caps", "question", "exclaim", "length", "emotes")
 """What depends on the text alone (computed once per distinct text); ``emotes`` is the emote count (≤ 5)."""
 
 
@@ -52,9 +54,9 @@ class MessageTable:
 
 
 def _text_row(text: str, emotes: tuple[str, ...]) -> tuple[float, ...]:
-    is_reaction, is_laugh, n_emotes, is_caps = classify(text, emotes)
-    return (float(is_reaction), float(is_laugh), float(n_emotes > 0), float(is_caps), float("?" in text),
-            float("!" in text), float(min(len(text), MAX_LEN)), float(min(n_emotes, 5)))
+    is_reaction, is_laugh, n_emotes, is_caps, is_hype, is_shock, is_gaming = classify_kinds(text, emotes)
+    return (float(is_reaction), float(is_laugh), float(is_hype), float(is_shock), float(is_gaming), float(n_emotes > 0),
+            float(is_caps), float("?" in text), float("!" in text), float(min(len(text), MAX_LEN)), float(min(n_emotes, 5)))
 
 
 def message_table(chat: ChatLog, *, lexicon: TokenWeights | None = None, abort: AbortCheck | None = None
