@@ -70,10 +70,12 @@ def profile_name(options: HybridOptions) -> str:
 
 
 def run_segments(media: MediaInfo | None, settings: Settings, options: HybridOptions | None = None, *,
-                 abort: AbortCheck | None = None, progress: ProgressCallback | None = None) -> Outcome:
+                 abort: AbortCheck | None = None, progress: ProgressCallback | None = None,
+                 sound: Any = None) -> Outcome:
     """Segments of the whole VOD, from keyframes and speech — and, when the vision model is here, its
     gameplay/talking/menu probabilities on a frame every ``vision_sparse_every_s`` where the cheap
-    features leave the label in doubt; only with video (audio alone is too weak)."""
+    features leave the label in doubt; only with video (audio alone is too weak). ``sound``: the
+    sound features the audio signal's decode already fed (``segment_sound.SoundSteps.result()``)."""
     if media is None or not media.has_video:
         return Outcome(reason="needs a video stream (audio alone cannot tell gameplay from talking well)")
     try:
@@ -81,7 +83,7 @@ def run_segments(media: MediaInfo | None, settings: Settings, options: HybridOpt
     except ImportError as exc:
         return Outcome(reason=missing_package(exc))
     look = sparse_vision(media, options, abort=abort, progress=progress)
-    return Outcome(segment_vod(media, settings, vision_at=look, abort=abort, progress=progress))
+    return Outcome(segment_vod(media, settings, vision_at=look, abort=abort, progress=progress, sound=sound))
 
 
 def sparse_vision(media: MediaInfo, options: HybridOptions | None, *, abort: AbortCheck | None = None,

@@ -145,7 +145,15 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     duration = _timeline_s(media, chat)
     backend = select_backend(req.device)
     ctx = SignalContext(settings=req.settings, backend=backend, progress=progress, abort=abort)
-    inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon, ranker=req.ranker)
+    hybrid = req.hybrid
+    sound_steps = None
+    if hybrid is not None and hybrid.segments and media is not None and media.has_audio:
+        # The segmenter's sound features ride on the audio signal's decode (one decode per job).
+        from detector.signals.segment_sound import SoundSteps
+
+        sound_steps = SoundSteps(float(req.settings["segment_step_s"]), media.duration_s)
+    inputs = SignalInputs(duration_s=duration, media=media, chat=chat, chat_lexicon=req.lexicon, ranker=req.ranker,
+                          audio_taps=(sound_steps.feed,) if sound_steps is not None else ())
     tracks = {}
     unavailable: dict[str, str] = {}
     for name, cls in registry().items():
@@ -171,7 +179,6 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     else:
         chat_ranker = tracks["chat"].meta.get("ranker") if "chat" in tracks else None
     _check_abort(abort)
-    hybrid = req.hybrid
     segments: Segments | None = None
     if hybrid is not None and hybrid.segments:
         t = time.perf_counter()
@@ -179,11 +186,19 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
         if (media is None or not media.has_video) and req.overview_for is not None:
             seg_media = req.overview_for() or media
             timings["fetch_overview"] = time.perf_counter() - t
-        outcome = run_segments(seg_media, req.settings, hybrid, abort=abort, progress=progress)
+        shared = "audio" in tracks and sound_steps is not None and sound_steps.done > 0
+        outcome = run_segments(seg_media, req.settings, hybrid, abort=abort, progress=progress,
+                               sound=sound_steps.result() if shared and sound_steps is not None else None)
         segments = outcome.value
         if outcome.reason:
             unavailable["segments"] = outcome.reason
         timings["segments"] = time.perf_counter() - t
+        if shared:
+            # The sound features were computed inside the audio signal's loop: their time is the segmenter's.
+            taps_s = float(tracks["audio"].meta.get("taps_s") or 0.0)
+            timings["segments_sound"] = taps_s
+            timings["segments"] += taps_s
+            timings["signal_audio"] = max(timings.get("signal_audio", 0.0) - taps_s, 0.0)
     wants_transcript = req.transcript is not None and media is not None and media.has_audio
     if wants_transcript and (reason := TranscriptSignal.unavailable_reason(req.transcript)):
         unavailable[TranscriptSignal.NAME] = reason
@@ -201,14 +216,6 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
     ranked = rank(tracks, chat, first_settings, duration, req.window, segments)
     timings["fusion"] = time.perf_counter() - t
     second_pass = False
-    if pool_t and ranked.candidates:
-        _check_abort(abort)
-        t = time.perf_counter()
-        context = req.settings["transcript_context_s"]
-        spans = [(c.start_s - context, c.end_s + context) for c in ranked.candidates[:pool_t]]
-        tracks["transcript"] = TranscriptSignal(req.transcript, spans).compute(inputs, ctx)
-        timings["signal_transcript"] = time.perf_counter() - t
-        second_pass = True
     video = media
     if hybrid is not None and req.video_for is not None and (media is None or not media.has_video) \
             and ranked.candidates and (hybrid.vision or hybrid.scenes):
@@ -227,6 +234,16 @@ def detect(req: DetectRequest, *, progress: ProgressCallback | None = None,
             tracks["vision"] = outcome.value
             second_pass = True
         timings["signal_vision"] = time.perf_counter() - t
+    if pool_t and ranked.candidates:
+        # After vision: the image model then loads while the process holds least (Whisper's runtime
+        # leaves heap behind), which keeps the job's peak memory down; both read the first ranking.
+        _check_abort(abort)
+        t = time.perf_counter()
+        context = req.settings["transcript_context_s"]
+        spans = [(c.start_s - context, c.end_s + context) for c in ranked.candidates[:pool_t]]
+        tracks["transcript"] = TranscriptSignal(req.transcript, spans).compute(inputs, ctx)
+        timings["signal_transcript"] = time.perf_counter() - t
+        second_pass = True
     if second_pass:
         t = time.perf_counter()
         ranked = rank(tracks, chat, req.settings, duration, req.window, segments)

@@ -34,7 +34,7 @@ from typing import Any
 
 from detector.errors import ConfigError
 
-TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat", "chaos")
+TARGETS = ("detector", "queue", "votes", "ingest", "hybrid", "chat", "chaos", "e2e")
 _QUEUE_ONLY = ("jobs", "samples", "backend", "storage", "lease", "poll_interval")
 _DETECTOR_ONLY = ("minutes", "profile", "device", "keep", "chat_format", "repeats")
 _VOTES_ONLY = ("rounds", "seeds")
@@ -89,9 +89,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="VODs each simulated community votes on, one per round (default 6)")
     vot.add_argument("--seeds", default=_DEFAULTS["seeds"], metavar="S,S,…",
                      help="one simulated community per seed, comma-separated (default 1,7,23)")
-    ing = p.add_argument_group("ingest options (bench ingest; --minutes too)")
+    ing = p.add_argument_group("ingest and e2e options (bench ingest, bench e2e; --minutes too, --keep for e2e)")
     ing.add_argument("--clips", type=int, default=_DEFAULTS["clips"],
-                     help="30 s windows fetched as sections by 'audio + sections' (default 10)")
+                     help="ingest: 30 s windows fetched as sections by 'audio + sections'; e2e: clips asked for "
+                          "with /highlights, rendered in both layouts and posted (default 10)")
     hyb = p.add_argument_group("hybrid options (bench hybrid; --keep too)")
     hyb.add_argument("--lengths", default=_DEFAULTS["lengths"], metavar="M,M",
                      help="VOD lengths in minutes, run one after the other and shown side by side (default 30,60)")
@@ -123,12 +124,14 @@ def run(args: argparse.Namespace) -> int:
     check_rounds(args.runs)
     if args.target != "votes" and (misplaced := _given(args, _VOTES_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench votes'.")
-    if args.target != "ingest" and (misplaced := _given(args, _INGEST_ONLY)):
-        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench ingest'.")
+    if args.target not in ("ingest", "e2e") and (misplaced := _given(args, _INGEST_ONLY)):
+        raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench ingest' and 'bench e2e'.")
     if args.target != "hybrid" and (misplaced := _given(args, _HYBRID_ONLY)):
         raise ConfigError(f"{', '.join(misplaced)} only apply to 'highlights bench hybrid'.")
     if args.target == "chat":
         return run_chat(args)
+    if args.target == "e2e":
+        return run_e2e(args)
     if args.target == "hybrid":
         return run_hybrid(args)
     if args.target == "chaos":
@@ -252,6 +255,20 @@ def run_hybrid(args: argparse.Namespace) -> int:
     report = run_hybrid_bench(parse_lengths(args.lengths), None if args.quiet else sys.stderr, cache=args.keep,
                               runs=args.runs)
     print(format_hybrid_report(report))
+    if args.json:
+        _write_json(args, report)
+    return 0
+
+
+def run_e2e(args: argparse.Namespace) -> int:
+    from highlights.bench_e2e import format_e2e_report, run_e2e_bench
+
+    misplaced = (_given(args, tuple(n for n in _DETECTOR_ONLY if n not in ("minutes", "keep")))
+                 + _given(args, _QUEUE_ONLY + _MEASURED + _HYBRID_ONLY))
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)} do not apply to 'highlights bench e2e' (one whole job per run).")
+    report = run_e2e_bench(args.minutes, args.clips, None if args.quiet else sys.stderr, cache=args.keep)
+    print(format_e2e_report(report))
     if args.json:
         _write_json(args, report)
     return 0

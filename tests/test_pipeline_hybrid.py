@@ -39,9 +39,13 @@ SETTINGS = {"top_k": 4, "min_gap_s": 20, "vision_candidates": 4, "vision_frames_
 def test_hybrid_detect_runs_every_stage_and_explains_each(vod: SegmentedVod, models_dir: Path) -> None:
     req = DetectRequest(media=vod.path, settings=Settings(SETTINGS),
                         hybrid=HybridOptions(profile="cpu", models_dir=models_dir, device="cpu"))
-    result = detect(req)
+    stages: list[str] = []
+    result = detect(req, progress=lambda stage, done, total: stages.append(stage))
     meta = result.meta
     assert "segments" not in meta["unavailable_signals"] and "vision" not in meta["unavailable_signals"]
+    # the segmenter's sound features rode on the audio signal's decode: no second decode of the sound
+    assert "segments: sound" not in stages and "segments: pictures" in stages
+    assert 0 < meta["timings"]["segments_sound"] <= meta["timings"]["segments"]
     labels = {span[2] for span in meta["segments"]["spans"]}
     assert meta["segments"]["vision_labels"] == ["gameplay", "menu", "talking"]  # sparse frames fed the segmenter
     assert {"gameplay", "talking", "menu"} <= labels

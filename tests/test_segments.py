@@ -206,3 +206,29 @@ def test_audio_only_and_video_only_media_degrade_with_a_reason(tmp_path: Path) -
 def test_abort_stops_the_feature_pass(vod: SegmentedVod) -> None:
     with pytest.raises(Cancelled):
         segment_vod(probe(vod.path), Settings(), abort=lambda: True)
+
+
+def test_sound_fed_from_another_decode_in_odd_chunks_matches_its_own_pass(vod: SegmentedVod,
+                                                                          segments: Segments) -> None:
+    """The pipeline feeds the segmenter's sound features from the audio signal's decode; fed in chunks
+    whose edges are off the steps they equal the segmenter's own pass, and the segmenter then decodes
+    no sound itself."""
+    from detector.signals.segment_sound import RATE, SoundSteps, audio_features
+    from detector.sources.audio_stream import iter_audio_chunks
+
+    media = probe(vod.path)
+    step = Settings()["segment_step_s"]
+    own, _meta = audio_features(media, step, media.duration_s)
+    steps = SoundSteps(step, media.duration_s)
+    for chunk in iter_audio_chunks(media.path, rate=RATE, chunk_s=7.3):  # chunk edges off the 2 s steps
+        steps.feed(chunk)
+    shared, meta = steps.result()
+    assert meta["audio_s"] == pytest.approx(media.duration_s, abs=0.1)
+    np.testing.assert_allclose(shared["loudness_db"], own["loudness_db"], atol=0.05)
+    # the VAD scores fixed 30 s blocks whatever the chunks were: the same decisions
+    np.testing.assert_allclose(shared["speech"], own["speech"], atol=1e-6)
+    stages: list[str] = []
+    fed = segment_vod(media, Settings(), sound=(shared, meta), progress=lambda s, d, t: stages.append(s))
+    assert "segments: sound" not in stages and fed.meta["features"]["sound_shared"] is True
+    assert accuracy(fed, vod) >= 0.90
+    assert [s.label for s in fed.spans] == [s.label for s in segments.spans]

@@ -12,7 +12,6 @@ halves the batch, then moves the model to the CPU, with a warning.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,16 @@ from typing import Any, TypeVar
 import numpy as np
 
 from detector.errors import DeviceError, ModelError
-from detector.models.vision_catalog import CAPTION_MAX_CHARS, CAPTION_MAX_TOKENS, VisionModels
+from detector.models.clip_towers import (
+    IMAGE_TOWER,
+    TextEmbeddings,
+    quiet_transformers,
+    split_towers,
+    text_embeddings,
+    tower_config,
+)
+from detector.models.memory_release import return_memory
+from detector.models.vision_catalog import CAPTION_MAX_CHARS, CAPTION_MAX_TOKENS, PROMPT_TEXTS, VisionModels
 
 __all__ = ["Captioner", "ClipScorer", "VisionModels", "captioner_model", "clean_caption", "clip_model",
            "pick_device", "run_in_batches"]
@@ -34,6 +42,9 @@ _JUNK_WORDS = frozenset({"arafed", "araffe", "arafly", "araffed"})
 """Nonsense words BLIP captioners are known to start captions with."""
 
 T = TypeVar("T")
+CPU_BATCH = 8
+"""Largest batch on the CPU: a core gains nothing from more frames at once, and each 8 frames more of
+ViT-B/32 in fp32 cost ~40 MB of peak memory (80 frames scored: 855 MB peak at 16, 816 at 8)."""
 
 
 def pick_device(device: str = "auto") -> tuple[str, Any]:
@@ -78,8 +89,7 @@ class _Loaded:
     def close(self) -> None:
         self.model = None
         self.tokenizer = None
-        gc.collect()
-        _empty_cuda_cache()
+        return_memory()
 
 
 def run_in_batches(items: Sequence[Any], batch_size: int, step: Callable[[Sequence[Any]], list[T]], *,
@@ -125,8 +135,12 @@ def _load(path: Path, auto_class: str, models: VisionModels) -> _Loaded:
     device, dtype = pick_device(models.device)
     cls = getattr(transformers, auto_class)
     try:
-        model = cls.from_pretrained(path, local_files_only=True, dtype=dtype)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with quiet_transformers() if auto_class == IMAGE_TOWER else _nothing():
+            extra = {"config": tower_config(path, "vision")} if auto_class == IMAGE_TOWER else {}
+            model = cls.from_pretrained(path, local_files_only=True, dtype=dtype, **extra)
+        # The image tower alone needs no tokenizer (its prompts were embedded by the text tower).
+        tokenizer = None if auto_class == IMAGE_TOWER else transformers.AutoTokenizer.from_pretrained(
+            path, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"The model in {path} could not be loaded: {str(exc).strip().splitlines()[0]}.",
                          hint="Check the directory holds a complete Hugging Face model, or download it again.") from None
@@ -139,15 +153,27 @@ def _load(path: Path, auto_class: str, models: VisionModels) -> _Loaded:
         model = model.to(device, dtype)
         _empty_cuda_cache()
     log.info("loaded %s on %s (%s)", path, device, str(dtype).removeprefix("torch."))
-    return _Loaded(path, model, tokenizer, device, dtype, models.batch_size)
+    batch = min(models.batch_size, CPU_BATCH) if device == "cpu" else models.batch_size
+    return _Loaded(path, model, tokenizer, device, dtype, batch)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 class ClipScorer:
-    """Zero-shot scoring: the probability of each prompt for each frame (softmax over the prompts)."""
+    """Zero-shot scoring: the probability of each prompt for each frame (softmax over the prompts).
 
-    def __init__(self, loaded: _Loaded) -> None:
+    Either a whole CLIP-style model, or (``towers``) the image tower alone with the prompts' text
+    embeddings made beforehand by the text tower (``detector.models.clip_towers``)."""
+
+    def __init__(self, loaded: _Loaded, towers: bool = False) -> None:
         self._m = loaded
+        self._towers = towers
         self._text: dict[tuple[tuple[str, ...], str], Any] = {}
+        if towers:
+            return
         if not (hasattr(loaded.model, "get_image_features") and hasattr(loaded.model, "get_text_features")):
             raise ModelError(f"{loaded.path} is not an image-text (CLIP-style) model.",
                              hint="Choose a CLIP model, e.g. clip-vit-base-patch32.")
@@ -160,9 +186,13 @@ class ClipScorer:
     def device(self) -> str:
         return self._m.device
 
-    def _text_features(self, prompts: tuple[str, ...]) -> Any:
+    def _text_features(self, prompts: tuple[str, ...]) -> tuple[Any, Any]:
+        """(unit text embeddings on the model's device, the logit scale) for ``prompts``."""
         import torch
 
+        if self._towers:
+            found: TextEmbeddings = text_embeddings(self._m.path, prompts)
+            return found.features.to(self._m.device), found.scale
         key = (prompts, self._m.device)
         if key not in self._text:
             enc = self._m.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt")
@@ -170,7 +200,12 @@ class ClipScorer:
             with torch.inference_mode():
                 feats = _pooled(self._m.model.get_text_features(**inputs))
             self._text[key] = torch.nn.functional.normalize(feats.float(), dim=-1)
-        return self._text[key]
+        return self._text[key], self._m.model.logit_scale.exp().float()
+
+    def _image_features(self, pixels: Any) -> Any:
+        if self._towers:
+            return self._m.model(pixel_values=pixels).image_embeds
+        return _pooled(self._m.model.get_image_features(pixel_values=pixels))
 
     def probabilities(self, images: Sequence[np.ndarray], prompts: Sequence[str],
                       done: Callable[[int], None] | None = None) -> np.ndarray:
@@ -183,8 +218,9 @@ class ClipScorer:
             m = self._m
             pixels = m.transform(chunk, m.device, m.dtype)
             with torch.inference_mode():
-                feats = torch.nn.functional.normalize(_pooled(m.model.get_image_features(pixel_values=pixels)).float(), dim=-1)
-                logits = m.model.logit_scale.exp().float() * feats @ self._text_features(prompts_t).T
+                feats = torch.nn.functional.normalize(self._image_features(pixels).float(), dim=-1)
+                text, scale = self._text_features(prompts_t)
+                logits = scale * feats @ text.T
                 probs = logits.softmax(dim=-1).cpu().numpy().astype(np.float32)
             return list(probs)
 
@@ -241,13 +277,22 @@ def _model(path: Path, auto_class: str, models: VisionModels, wrap: Callable[[_L
 
 
 @contextmanager
-def clip_model(models: VisionModels) -> Iterator[ClipScorer]:
-    """The image-text model, loaded for the ``with`` block and released after it."""
+def clip_model(models: VisionModels, prompts: Sequence[str] = PROMPT_TEXTS) -> Iterator[ClipScorer]:
+    """The image-text model, loaded for the ``with`` block and released after it.
+
+    A CLIP checkpoint loads as two towers: ``prompts`` are embedded first by the text tower alone
+    (then released), and only the image tower is resident while frames are scored."""
     reason = models.unavailable_reason()
     if reason:
         raise ModelError(f"The vision signal cannot run: {reason}.")
     assert models.clip is not None
-    with _model(models.path(models.clip), "AutoModel", models, ClipScorer) as scorer:
+    path = models.path(models.clip)
+    if split_towers(path):
+        text_embeddings(path, prompts)
+        with _model(path, IMAGE_TOWER, models, lambda loaded: ClipScorer(loaded, towers=True)) as scorer:
+            yield scorer
+        return
+    with _model(path, "AutoModel", models, ClipScorer) as scorer:
         yield scorer
 
 

@@ -8,15 +8,14 @@ warning. Loading is lazy, only from local files (never a download), and cached p
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from detector.errors import DeviceError, ModelError, ModelMemoryError
+from detector.models.memory_release import return_memory
 from detector.models.whisper_plan import (
     WHISPER_ENV,
     WhisperPlan,
@@ -148,11 +147,9 @@ def load_planned(plan: WhisperPlan) -> tuple[WhisperPlan, Any]:
 
 
 def release_models() -> None:
-    """Forget every loaded model and return GPU memory to the driver (for loading the next model)."""
+    """Forget every loaded model and return its memory (GPU memory to the driver, freed heap pages to
+    the operating system) before the next model loads."""
     with _lock:
         _whisper_cache.clear()
         _hf_cache.clear()
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    return_memory()

@@ -5,12 +5,15 @@ grow with VOD length); produces a ``SignalTrack`` named ``audio`` on the VOD tim
 frame (``audio_frame_s``): RMS loudness (``unfold`` on the GPU, a reshape on the CPU), voice-band
 (300–3400 Hz) energy and spectral flux (onsets: crowd noise, shouting, explosions). Frames are pooled
 into the common timebase, converted to dB, smoothed, and each becomes a robust z-score against a
-``audio_baseline_s`` local baseline. Features: ``rms``, ``voice``, ``flux``.
+``audio_baseline_s`` local baseline. Features: ``rms``, ``voice``, ``flux``. Every chunk also goes to
+``SignalInputs.audio_taps`` (the segmenter's sound features), so the sound is decoded once per job;
+the taps' seconds are in ``meta["taps_s"]``.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -38,8 +41,28 @@ class AudioSignal(Signal):
         chunks = iter_audio_chunks(inputs.media.path, rate=RATE, abort=ctx.abort, progress=ctx.progress,
                                    total_s=inputs.media.duration_s or None)
         # Decode ahead in a thread: ffmpeg and the feature maths then overlap on two cores.
-        frames = accumulate_frames(prefetch(chunks), ctx)
-        return frames_to_track(frames, inputs.duration_s, ctx)
+        tapped = _Tapped(prefetch(chunks), inputs.audio_taps)
+        frames = accumulate_frames(tapped, ctx)
+        track = frames_to_track(frames, inputs.duration_s, ctx)
+        track.meta["taps_s"] = round(tapped.seconds, 4)
+        return track
+
+
+class _Tapped:
+    """The chunk stream, each chunk handed to every tap before the signal reads it; ``seconds``: the
+    time the taps took (their work, not the audio signal's)."""
+
+    def __init__(self, chunks, taps) -> None:
+        self._chunks, self._taps, self.seconds = chunks, tuple(taps), 0.0
+
+    def __iter__(self):
+        for chunk in self._chunks:
+            if self._taps:
+                t0 = time.perf_counter()
+                for tap in self._taps:
+                    tap(chunk)
+                self.seconds += time.perf_counter() - t0
+            yield chunk
 
 
 def accumulate_frames(chunks, ctx: SignalContext) -> dict[str, np.ndarray]:

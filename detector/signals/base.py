@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from detector.compute import ArrayBackend
 from detector.params import Settings
@@ -39,6 +40,9 @@ class SignalInputs:
     """Learned token weights (``highlights lexicon``); adds the chat feature ``learned``."""
     ranker: RankerModel | None = None
     """The chat window ranker (a community's adapted model); None: the shipped default."""
+    audio_taps: tuple[Callable[[Any], None], ...] = ()
+    """Other consumers of the decoded sound (16 kHz mono float32 chunks, in order), fed by the audio
+    signal's decode so the VOD's sound is decoded once (the segmenter's sound features)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ import numpy as np
 from detector.errors import MediaError
 from detector.records import AbortCheck, MediaInfo, ProgressCallback
 from detector.signals.segment_pictures import video_features
-from detector.signals.segment_sound import audio_features
+from detector.signals.segment_sound import audio_features, fit_steps
 from detector.signals.segment_steps import step_count
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,12 @@ def with_vision(features: SegmentFeatures, vision: Mapping[str, tuple[Sequence[f
 def compute_segment_features(media: MediaInfo, step_s: float, *,
                              vision: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
                              labels: Sequence[str] = (), abort: AbortCheck | None = None,
-                             progress: ProgressCallback | None = None, parallel: bool = True) -> SegmentFeatures:
+                             progress: ProgressCallback | None = None, parallel: bool = True,
+                             sound: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None) -> SegmentFeatures:
     """Every feature the media allows; a missing or undecodable stream is a reason, not a failure.
+
+    ``sound``: the sound features already measured on the same VOD (``segment_sound.SoundSteps``
+    fed by the audio signal's decode): the sound pass is then skipped, whatever the media holds.
 
     With ``parallel`` the sound pass runs in a second thread while the pictures are read (ffmpeg,
     the VAD and OpenCV release the GIL, so two cores nearly halve the wall time); progress calls
@@ -140,7 +144,10 @@ def compute_segment_features(media: MediaInfo, step_s: float, *,
         passes.append(("video", video_features))
     else:
         reasons["video"] = "the media has no video stream"
-    if media.has_audio:
+    if sound is not None:
+        values.update(fit_steps(sound[0], step_count(duration, step_s)))
+        meta.update(sound[1], sound_shared=True)
+    elif media.has_audio:
         passes.append(("audio", audio_features))
     else:
         reasons["audio"] = "the media has no audio stream"

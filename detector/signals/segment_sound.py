@@ -4,7 +4,10 @@ Consumes the whole VOD's audio (16 kHz mono, streamed by ``detector.sources.audi
 produces one value per step of each feature (their meaning and units:
 ``detector.signals.segment_features``) and facts about the pass (which speech detector ran, the
 seconds of audio read and spent in it). Speech is faster-whisper's bundled Silero VAD when it
-loads, else a voice-band energy ratio.
+loads, else a voice-band energy ratio. :class:`SoundSteps` accumulates the features from chunks of
+any length, so the pipeline can feed it the audio signal's own decode (a tap) instead of decoding
+the VOD's sound a second time: on a 4-hour VOD that second decode alone cost about as much as the
+decode floor (~25–45 s on two cores).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ VAD_EVERY = 8
 decisions, enough for a speech *share* over a ``segment_min_s`` label, and the VAD — with the decode,
 the dearest part of the segmenter's sound pass — costs an eighth. The decimated windows go to Silero as
 one batch, as faster-whisper batches whole files (each window is scored on its own there too)."""
+
+
+VAD_BLOCK_S = 30.0
+"""Seconds of sound the VAD scores per call (its recurrent state starts afresh at each block)."""
 
 
 def speech_detector(every: int = VAD_EVERY) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
@@ -77,54 +84,108 @@ def _voice_band(chunk: np.ndarray, every: int = VAD_EVERY) -> np.ndarray:
 
 
 def _add_energy(chunk: np.ndarray, done: int, step_samples: int, energy: np.ndarray, samples: np.ndarray) -> None:
-    """Add the chunk's squared samples and sample counts to the steps they fall in (a chunk starts on a
-    step boundary, so whole steps are a reshape; anything past the last step counts in it)."""
+    """Add the chunk's squared samples and sample counts to the steps they fall in (the chunk may start
+    anywhere; anything past the last step counts in it)."""
+    if len(chunk) == 0:
+        return
     n = len(energy)
-    first = done // step_samples
-    whole = len(chunk) // step_samples
-    if whole:
-        body = chunk[: whole * step_samples].reshape(whole, step_samples)
-        sums = np.einsum("ij,ij->i", body, body, dtype=np.float64)
-        idx = np.minimum(np.arange(first, first + whole), n - 1)
-        np.add.at(energy, idx, sums)
-        np.add.at(samples, idx, step_samples)
-    rest = chunk[whole * step_samples:]
-    if len(rest):
-        i = min(first + whole, n - 1)
-        energy[i] += float(np.dot(rest.astype(np.float64), rest))
-        samples[i] += len(rest)
+    head = (-done) % step_samples  # samples before the first step boundary inside the chunk
+    cuts = np.arange(head, len(chunk), step_samples)
+    bounds = cuts if head == 0 else np.concatenate([[0], cuts])
+    sums = np.add.reduceat(np.square(chunk, dtype=np.float64), bounds)
+    counts = np.diff(np.append(bounds, len(chunk)))
+    idx = np.minimum((done + bounds) // step_samples, n - 1)
+    np.add.at(energy, idx, sums)
+    np.add.at(samples, idx, counts)
+
+
+class SoundSteps:
+    """The sound features accumulated chunk by chunk, from any stream of the VOD's 16 kHz mono audio
+    (its own decode in :func:`audio_features`, or the audio signal's decode shared through a tap, so
+    the VOD's sound is decoded once per job). Chunks may have any length; :meth:`result` gives the
+    features per step and facts about the pass."""
+
+    def __init__(self, step_s: float, duration_s: float) -> None:
+        self.step_s, self.duration_s = float(step_s), float(duration_s)
+        self._detect, self.method = speech_detector()
+        self.n = step_count(duration_s, step_s)
+        self._step_samples = int(round(step_s * RATE))
+        self._speech_sum = np.zeros(self.n)
+        self._speech_cnt = np.zeros(self.n)
+        self._energy = np.zeros(self.n)
+        self._samples = np.zeros(self.n)
+        self.done = 0
+        self._block = int(round(VAD_BLOCK_S * RATE))
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self._vad_done = 0
+        self.vad_s = 0.0
+        self.busy_s = 0.0
+        """Seconds spent in :meth:`feed` (the whole cost of the features beside the decode)."""
+
+    def feed(self, chunk: np.ndarray) -> None:
+        """Add the next samples (any length). The VAD runs on whole ``VAD_BLOCK_S`` blocks counted from
+        the start (Silero carries its state through a block), so the result does not depend on how
+        the stream was cut into chunks."""
+        t_in = time.perf_counter()
+        _add_energy(chunk, self.done, self._step_samples, self._energy, self._samples)
+        self.done += len(chunk)
+        self._pending.append(np.asarray(chunk, dtype=np.float32))
+        self._pending_n += len(chunk)
+        if self._pending_n >= self._block:
+            joined = np.concatenate(self._pending)
+            whole = len(joined) // self._block * self._block
+            for start in range(0, whole, self._block):
+                self._vad(joined[start:start + self._block])
+            rest = joined[whole:]
+            self._pending, self._pending_n = ([rest] if len(rest) else []), len(rest)
+        self.busy_s += time.perf_counter() - t_in
+
+    def _vad(self, block: np.ndarray) -> None:
+        n, first = self.n, self._vad_done
+        t0 = time.perf_counter()
+        probs = self._detect(block)
+        self.vad_s += time.perf_counter() - t0
+        centres = first + (np.arange(len(probs)) * VAD_EVERY + 0.5) * VAD_WINDOW
+        keep = centres < first + len(block)
+        widx = np.minimum((centres[keep] // self._step_samples).astype(np.int64), n - 1)
+        self._speech_sum += np.bincount(widx, weights=(probs[keep] >= SPEECH_PROB).astype(np.float64), minlength=n)[:n]
+        self._speech_cnt += np.bincount(widx, minlength=n)[:n]
+        self._vad_done = first + len(block)
+
+    def result(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if self._pending_n:
+            t0 = time.perf_counter()
+            self._vad(np.concatenate(self._pending))
+            self._pending, self._pending_n = [], 0
+            self.busy_s += time.perf_counter() - t0
+        speech = np.where(self._speech_cnt > 0, self._speech_sum / np.maximum(self._speech_cnt, 1), 0.0)
+        rms = np.sqrt(self._energy / np.maximum(self._samples, 1))
+        loud = np.where(self._samples > 0, 20 * np.log10(np.maximum(rms, 10 ** (-90 / 20))), -90.0)
+        meta = {"speech_method": self.method, "audio_s": round(self.done / RATE, 3), "vad_s": round(self.vad_s, 3)}
+        return {"speech": speech.astype(np.float32), "loudness_db": loud.astype(np.float32)}, meta
 
 
 def audio_features(media: MediaInfo, step_s: float, duration_s: float, *, abort: AbortCheck | None = None,
                    progress: ProgressCallback | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """``speech`` and ``loudness_db`` per step, from the whole VOD's audio."""
+    """``speech`` and ``loudness_db`` per step, from the whole VOD's audio (decoded here)."""
     from detector.sources.audio_stream import iter_audio_chunks
 
-    detect, method = speech_detector()
-    n = step_count(duration_s, step_s)
-    step_samples = int(round(step_s * RATE))
-    chunk_steps = max(1, int(round(30.0 / step_s)))
-    speech_sum = np.zeros(n)
-    speech_cnt = np.zeros(n)
-    energy = np.zeros(n)
-    samples = np.zeros(n)
-    done = 0
-    vad_s = 0.0
-    for chunk in iter_audio_chunks(media.path, rate=RATE, chunk_s=chunk_steps * step_s, abort=abort):
-        _add_energy(chunk, done, step_samples, energy, samples)
-        t0 = time.perf_counter()
-        probs = detect(chunk)
-        vad_s += time.perf_counter() - t0
-        centres = done + (np.arange(len(probs)) * VAD_EVERY + 0.5) * VAD_WINDOW
-        keep = centres < done + len(chunk)
-        widx = np.minimum((centres[keep] // step_samples).astype(np.int64), n - 1)
-        speech_sum += np.bincount(widx, weights=(probs[keep] >= SPEECH_PROB).astype(np.float64), minlength=n)[:n]
-        speech_cnt += np.bincount(widx, minlength=n)[:n]
-        done += len(chunk)
+    steps = SoundSteps(step_s, duration_s)
+    for chunk in iter_audio_chunks(media.path, rate=RATE, chunk_s=VAD_BLOCK_S, abort=abort):
+        steps.feed(chunk)
         if progress is not None:
-            progress(STAGE_SOUND, done / RATE, duration_s)
-    speech = np.where(speech_cnt > 0, speech_sum / np.maximum(speech_cnt, 1), 0.0)
-    rms = np.sqrt(energy / np.maximum(samples, 1))
-    loud = np.where(samples > 0, 20 * np.log10(np.maximum(rms, 10 ** (-90 / 20))), -90.0)
-    meta = {"speech_method": method, "audio_s": round(done / RATE, 3), "vad_s": round(vad_s, 3)}
-    return {"speech": speech.astype(np.float32), "loudness_db": loud.astype(np.float32)}, meta
+            progress(STAGE_SOUND, steps.done / RATE, duration_s)
+    return steps.result()
+
+
+def fit_steps(values: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Per-step features made for another length of the same VOD (the audio file's, where the
+    segmenter reads a picture-only overview) cut or held at the end to ``n`` steps."""
+    out = {}
+    for name, v in values.items():
+        if len(v) >= n or len(v) == 0:
+            out[name] = v[:n] if len(v) else np.zeros(n, np.float32)
+        else:
+            out[name] = np.concatenate([v, np.full(n - len(v), v[-1], dtype=v.dtype)])
+    return out

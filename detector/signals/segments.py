@@ -283,12 +283,14 @@ VisionAt = Callable[[np.ndarray], Mapping[str, tuple[Sequence[float], Sequence[f
 def segment_vod(media: MediaInfo, settings: Settings | Mapping[str, float], *,
                 vision: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
                 vision_at: VisionAt | None = None, abort: AbortCheck | None = None,
-                progress: ProgressCallback | None = None) -> Segments:
+                progress: ProgressCallback | None = None,
+                sound: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None) -> Segments:
     """The entry point: features of the whole VOD, then labels. ``vision``: label → (times, probs)
     already measured; ``vision_at``: asked for frames only where the cheap features are in doubt
-    (:func:`uncertain_times`, one per ``vision_sparse_every_s``) before labelling."""
+    (:func:`uncertain_times`, one per ``vision_sparse_every_s``) before labelling. ``sound``: the
+    sound features already measured from the audio signal's decode (no second decode)."""
     features = compute_segment_features(media, float(settings["segment_step_s"]), vision=vision, labels=LABELS,
-                                        abort=abort, progress=progress)
+                                        abort=abort, progress=progress, sound=sound)
     looked = 0
     if vision_at is not None:
         times = uncertain_times(features, float(settings["vision_sparse_every_s"]))

@@ -52,8 +52,11 @@ SAID_CAP = 6.0
 QUOTE_WORDS = 24
 """Longest quote, in words."""
 DECODE_TIMEOUT_S = 300.0
-PACK_S = 600.0
-"""Longest stretch of packed span audio (seconds) handed to Whisper at once: memory stays at ~40 MB."""
+PACK_S = 120.0
+"""Longest stretch of packed span audio (seconds) handed to Whisper at once. Its samples are ~8 MB, but
+faster-whisper's log-mel features of a call cost ~0.8 MB of transient memory per second of audio
+(float64 STFT of the whole call; measured: 600 s → +420 MB peak, 150 s → +124 MB), so a call stays
+short: 120 s still fills Whisper's 30 s windows with two or three candidate spans."""
 PACK_GAP_S = 3.0
 """Silence after each packed span: more than the VAD's ``vad_min_silence_ms`` plus twice its
 ``vad_speech_pad_ms``, so a speech run ends inside it."""
