@@ -26,8 +26,8 @@ from pathlib import Path
 
 from detector.bench.rounds import ratio_spread, run_rounds
 from detector.ffmpeg import run_ffmpeg
-from detector.render.encode import video_args
 from detector.render.clip import render_clip
+from detector.render.encode import video_args
 from detector.render.plan import MIB, ClipPlan, SourceRef
 from detector.sources.media import probe
 from detector.synthetic.render_source import RenderSource, make_render_source

@@ -3,7 +3,8 @@
 Consumed by the faster-whisper path of ``detector.signals.transcript`` (as ``transcribe()``
 arguments and ``vad_parameters``) and by ``detector.models.transcribe_hf`` (its own windowing and
 retries); the defaults are tuned so that silence and noise cost little and the result is the same on
-every run: VAD first, greedy decoding at temperature 0 with no sampling retry, at most 224 new tokens per 30 s window (the reference implementation's limit), and looping
+every run: VAD first, greedy decoding at temperature 0 with no sampling retry, at most 224 new tokens
+per 30 s window (the reference implementation's limit), and looping
 (high compression ratio) or silent windows dropped.
 """
 
