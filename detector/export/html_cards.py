@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from detector.export.html_style import FUSED_COLOUR
+from detector.export.html_text import esc as _e
+from detector.export.html_text import num as _num
 from detector.export.timefmt import hms
 from detector.records import Candidate
 
@@ -49,18 +50,6 @@ class ClipMedia:
 
     videos: tuple[tuple[str, str], ...] = ()
     thumb: str | None = None
-
-
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
-def _num(value: Any, fmt: str = ".2f", unit: str = "") -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{v:{fmt}}{unit}" if math.isfinite(v) else "—"
 
 
 def feature_words(name: str) -> str:

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from html import escape
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
@@ -23,23 +22,13 @@ from detector.export.atomic import write_text_atomic
 from detector.export.html_cards import ClipMedia, clip_cards
 from detector.export.html_chart import track_svg
 from detector.export.html_style import CSS, FUSED_COLOUR, signal_colours
+from detector.export.html_text import esc as _e
+from detector.export.html_text import num as _num
 from detector.export.json_out import by_score
 from detector.export.timefmt import hms
 from detector.records import DetectionResult, SignalTrack
 
 log = logging.getLogger(__name__)
-
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
-def _num(value: Any, fmt: str = ".2f", unit: str = "") -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{v:{fmt}}{unit}" if math.isfinite(v) else "—"
-
 
 def _duration(result: DetectionResult) -> float:
     """The VOD length: the meta's duration, else the furthest a track or clip reaches."""
