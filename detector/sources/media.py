@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import os
 import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from detector import children
-from detector.errors import ConfigError, MediaError, MediaTooLong, NotAMediaFile
+from detector.errors import MediaError, MediaTooLong, NotAMediaFile
 from detector.ffmpeg import ffmpeg_path, stderr_tail
 from detector.records import MediaInfo
+from detector.sources.env_limits import positive_env_number
 from detector.sources.input_files import describe, file_problem
 
 log = logging.getLogger(__name__)
@@ -78,17 +77,9 @@ def check_media_path(path: Path) -> None:
 
 def max_media_s(env: Mapping[str, str] | None = None) -> float:
     """The cap on a VOD's length in seconds: ``$HIGHLIGHTS_MAX_MEDIA_HOURS`` (default 24 h)."""
-    raw = ((os.environ if env is None else env).get(ENV_MAX_HOURS) or "").strip()
-    if not raw:
-        return DEFAULT_MAX_HOURS * 3600.0
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = math.nan
-    if not math.isfinite(hours) or hours <= 0:
-        raise ConfigError(f"{ENV_MAX_HOURS}={raw!r} is not a positive number of hours.",
-                          hint=f"Unset it for the default of {DEFAULT_MAX_HOURS:g} h, or give e.g. 48.")
-    return hours * 3600.0
+    hours = positive_env_number(env, ENV_MAX_HOURS, "hours",
+                                f"Unset it for the default of {DEFAULT_MAX_HOURS:g} h, or give e.g. 48.")
+    return (DEFAULT_MAX_HOURS if hours is None else hours) * 3600.0
 
 
 def too_long(what: str, seconds: float, cap_s: float) -> MediaTooLong:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-import math
-import os
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from detector.errors import ChatFormatError, ConfigError
+from detector.errors import ChatFormatError
+from detector.sources.env_limits import positive_env_number
 
 GZIP_MAGIC = b"\x1f\x8b"
 ENV_MAX_MB = "HIGHLIGHTS_MAX_CHAT_MB"
@@ -31,17 +30,8 @@ _READ_BLOCK = 1 << 20
 
 def max_chat_bytes(env: Mapping[str, str] | None = None) -> int:
     """The cap on a chat log's bytes (compressed file, and inflated text): ``$HIGHLIGHTS_MAX_CHAT_MB`` MiB."""
-    raw = ((os.environ if env is None else env).get(ENV_MAX_MB) or "").strip()
-    if not raw:
-        return MAX_INFLATED_BYTES
-    try:
-        mib = float(raw)
-    except ValueError:
-        mib = math.nan
-    if not math.isfinite(mib) or mib <= 0:
-        raise ConfigError(f"{ENV_MAX_MB}={raw!r} is not a positive number of MiB.",
-                          hint=f"Unset it for the default of {MAX_INFLATED_BYTES >> 20} MiB.")
-    return int(mib * (1 << 20))
+    mib = positive_env_number(env, ENV_MAX_MB, "MiB", f"Unset it for the default of {MAX_INFLATED_BYTES >> 20} MiB.")
+    return MAX_INFLATED_BYTES if mib is None else int(mib * (1 << 20))
 
 
 def read_capped(path: Path, name: str, limit: int | None = None) -> bytes:
