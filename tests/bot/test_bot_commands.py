@@ -8,7 +8,6 @@ job, bad input), /cancel and the card's cancel button (who may), limits and role
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ from tests.bot.jobs import WORKER, claim
 
 pytestmark = pytest.mark.timeout(300)  # a guard against hangs, not a speed limit: shared machines are slow
 VOD = "https://www.twitch.tv/videos/2012345678"
-
-
-@pytest.fixture
-async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotHarness]:
-    harness = await BotHarness.start(tmp_path, monkeypatch)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 def card_of(h: BotHarness, token: str) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ The real bot against the REST double; jobs and clips are made through the real s
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ from tests.bot.jobs import VOD_ID, finished_job
 
 pytestmark = pytest.mark.timeout(300)  # a guard against hangs, not a speed limit: shared machines are slow
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotHarness]:
-    harness = await BotHarness.start(tmp_path, monkeypatch)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def posted(h: BotHarness, job: Job) -> list[Clip]:

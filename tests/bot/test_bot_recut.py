@@ -6,8 +6,6 @@ and members have an hourly limit. The real bot against the Discord double; the t
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,15 +18,6 @@ from tests.bot.harness import ADMIN, ALICE, BOB, BotHarness
 from tests.bot.jobs import WORKER, finished_job
 
 pytestmark = pytest.mark.timeout(300)  # a guard against hangs, not a speed limit
-
-
-@pytest.fixture
-async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotHarness]:
-    harness = await BotHarness.start(tmp_path, monkeypatch)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def posted_clip(h: BotHarness, **options: Any) -> tuple[Job, Clip]:
